@@ -1,0 +1,1 @@
+"""Neanderthal introgression: labelled windows, genomic-block splits, leakage audit, gene scores."""

@@ -1,0 +1,39 @@
+"""Factory and inputs of the torch models of the introgression analysis."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from genomelearn.encoding import kmer_vocab_size
+from genomelearn.models.sequence import BagOfKmersMLP, CourseCNN, KmerBiLSTM
+
+DEEP_MODELS = ("kmer_mlp", "cnn", "bilstm")
+
+
+def build_deep_model(name: str, architecture: dict, window_length: int, token_k: int, n_count_features: int):
+    """Instantiate model ``name`` from its config block (``architecture``; ``training`` key ignored).
+
+    Raises:
+        ValueError: unknown model name.
+    """
+    arch = {k: v for k, v in architecture.items() if k != "training"}
+    if name == "cnn":
+        return CourseCNN(length=window_length, **arch)
+    if name == "bilstm":
+        return KmerBiLSTM(vocab_size=kmer_vocab_size(token_k), **arch)
+    if name == "kmer_mlp":
+        arch["hidden"] = tuple(arch.get("hidden", (128, 32)))
+        return BagOfKmersMLP(n_features=n_count_features, **arch)
+    raise ValueError(f"unknown deep model {name!r}; choose from {DEEP_MODELS}")
+
+
+def model_input(name: str, one_hot: np.ndarray, tokens: np.ndarray, counts: sp.csr_matrix):
+    """The encoding model ``name`` reads: one-hot (N, L, 4) uint8, tokens (N, W) int32 → int64, or counts CSR."""
+    if name == "cnn":
+        return one_hot
+    if name == "bilstm":
+        return tokens.astype(np.int64)
+    if name == "kmer_mlp":
+        return counts
+    raise ValueError(f"unknown deep model {name!r}; choose from {DEEP_MODELS}")

@@ -1,0 +1,147 @@
+"""BED reading with validation, contig-name normalisation, and interval operations (pybedtools).
+
+BED intervals are 0-based half-open: ``[start, end)``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from genomelearn.errors import InputError
+
+_HEADER_PREFIXES = ("track", "browser", "#")
+
+
+def normalise_contig(name: str, style: str = "ucsc") -> str:
+    """``"22"`` ↔ ``"chr22"``; ``"MT"`` ↔ ``"chrM"``.
+
+    Args:
+        name: contig name in either style.
+        style: ``"ucsc"`` (chr-prefixed) or ``"ensembl"`` (bare).
+    """
+    bare = name[3:] if name.lower().startswith("chr") else name
+    if style == "ensembl":
+        return "MT" if bare == "M" else bare
+    return "chrM" if bare in ("M", "MT") else f"chr{bare}"
+
+
+def _open_text(path: Path):
+    with open(path, "rb") as fh:
+        magic = fh.read(2)
+    if magic == b"\x1f\x8b":
+        return gzip.open(path, "rt")
+    return open(path, "rt")
+
+
+def read_bed(
+    path: str | os.PathLike,
+    contig_style: str | None = "ucsc",
+    extra_columns: bool = False,
+    allow_header: bool = True,
+    allow_empty: bool = False,
+) -> pd.DataFrame:
+    """Read and validate a BED file (plain or gzip; tab- or whitespace-separated).
+
+    Args:
+        path: BED file.
+        contig_style: rename contigs to ``"ucsc"`` (chr22) or ``"ensembl"`` (22) style; None keeps them.
+        extra_columns: keep columns after the third as ``col4``, ``col5``, … (strings).
+        allow_header: skip ``track``/``browser``/``#`` lines and one leading column-header line
+            (``chrom start end …``); if False such a line is an error.
+        allow_empty: if False, a file without intervals is an error.
+
+    Returns:
+        DataFrame with ``chrom`` (str), ``start``, ``end`` (int64), in file order.
+
+    Raises:
+        InputError: naming the file and line for a line with fewer than 3 fields, a non-integer
+            coordinate, a negative start, end < start; or for an empty file.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: BED file does not exist")
+    rows = []
+    with _open_text(path) as fh:
+        for lineno, line in enumerate(fh, start=1):
+            stripped = line.strip()
+            if not stripped:
+                continue
+            if stripped.startswith(_HEADER_PREFIXES):
+                if allow_header:
+                    continue
+                raise InputError(f"{path} line {lineno}: header line {stripped[:40]!r} not allowed")
+            fields = re.split(r"\s+", stripped)
+            if len(fields) < 3:
+                raise InputError(f"{path} line {lineno}: expected at least 3 fields (chrom start end), got {len(fields)}")
+            try:
+                start, end = int(fields[1]), int(fields[2])
+            except ValueError:
+                if not rows and allow_header and not fields[1].lstrip("-").isdigit():
+                    continue  # a column-header line such as "chrom start end ..."
+                raise InputError(
+                    f"{path} line {lineno}: start/end must be integers, got {fields[1]!r} {fields[2]!r}"
+                ) from None
+            if start < 0:
+                raise InputError(f"{path} line {lineno}: negative start {start}")
+            if end < start:
+                raise InputError(f"{path} line {lineno}: end {end} < start {start}")
+            rows.append(fields if extra_columns else fields[:3])
+    if not rows:
+        if allow_empty:
+            return pd.DataFrame({"chrom": pd.Series(dtype=str), "start": pd.Series(dtype=np.int64), "end": pd.Series(dtype=np.int64)})
+        raise InputError(f"{path}: BED file has no intervals")
+    width = max(len(r) for r in rows)
+    columns = ["chrom", "start", "end"] + [f"col{i}" for i in range(4, width + 1)]
+    frame = pd.DataFrame([r + [None] * (width - len(r)) for r in rows], columns=columns)
+    frame["start"] = frame["start"].astype(np.int64)
+    frame["end"] = frame["end"].astype(np.int64)
+    if contig_style is not None:
+        frame["chrom"] = [normalise_contig(c, contig_style) for c in frame["chrom"]]
+    return frame
+
+
+def to_bedtool(frame: pd.DataFrame):
+    """A :class:`pybedtools.BedTool` of the first three columns (sorted)."""
+    import pybedtools
+
+    if frame.empty:
+        return pybedtools.BedTool("", from_string=True)
+    return pybedtools.BedTool.from_dataframe(frame[["chrom", "start", "end"]]).sort()
+
+
+def from_bedtool(bedtool) -> pd.DataFrame:
+    """DataFrame (chrom, start, end) of a BedTool's first three columns."""
+    rows = [(iv.chrom, iv.start, iv.end) for iv in bedtool]
+    return pd.DataFrame(rows, columns=["chrom", "start", "end"]).astype({"start": np.int64, "end": np.int64})
+
+
+def merge(frame: pd.DataFrame) -> pd.DataFrame:
+    """Union of intervals (``bedtools merge``)."""
+    if frame.empty:
+        return frame[["chrom", "start", "end"]].copy()
+    return from_bedtool(to_bedtool(frame).merge())
+
+
+def subtract(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    """Parts of ``a`` not covered by ``b`` (``bedtools subtract``)."""
+    if a.empty or b.empty:
+        return a[["chrom", "start", "end"]].copy()
+    return from_bedtool(to_bedtool(a).subtract(to_bedtool(b)))
+
+
+def intersect(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    """Parts of ``a`` covered by ``b`` (``bedtools intersect``), merged."""
+    if a.empty or b.empty:
+        return a.iloc[:0][["chrom", "start", "end"]].copy()
+    return merge(from_bedtool(to_bedtool(a).intersect(to_bedtool(b).merge())))
+
+
+def total_length(frame: pd.DataFrame) -> int:
+    """Sum of ``end - start`` in bp."""
+    return int((frame["end"] - frame["start"]).sum())
