@@ -295,13 +295,15 @@ def thin_counts(counts: np.ndarray, library_size: np.ndarray, depth: float, rng:
         thinned (g, n) int64 and the thinned library sizes (n,) int64.
 
     Raises:
-        InputError: non-integer or negative counts.
+        InputError: non-integer or negative counts; a library size below its genes' counts.
     """
     y = np.asarray(counts)
     if not np.all(np.isfinite(y)) or np.any(y < 0) or np.any(np.asarray(y, dtype=float) % 1 != 0):
         raise InputError("depth thinning needs raw non-negative integer read counts")
     y = y.astype(np.int64)
     lib = np.asarray(library_size).astype(np.int64)
+    if np.any(lib < y.sum(axis=0)):
+        raise InputError("library size smaller than the sum of the counts given for thinning")
     p = np.minimum(1.0, depth / lib)
     thinned = rng.binomial(y, p[None, :])
     rest = rng.binomial(lib - y.sum(axis=0), p)
