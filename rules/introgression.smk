@@ -359,3 +359,12 @@ rule introgression_interpret:
         "../envs/introgression.yaml"
     script:
         "../scripts/introgression_interpret.py"
+
+
+rule introgression:
+    # Every output of the introgression analysis: `snakemake --cores 2 introgression`.
+    input:
+        [
+            expand(INTRO_DIR + "/{name}", dataset=_ds, name=intro_targets())
+            for _ds in INTRO.get("datasets", {})
+        ],

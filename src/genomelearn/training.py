@@ -223,6 +223,40 @@ class _SignalFlag:
         return False
 
 
+class _Optimizers:
+    """AdamW for dense parameters; SparseAdam for ``nn.Embedding(sparse=True)`` tables.
+
+    A k-mer embedding (4**10 rows) gets sparse gradients: only the rows of tokens in the batch are
+    updated, instead of a dense Adam step over every row (0.2 s per step on CPU for 1M×16).
+    SparseAdam applies no weight decay.
+    """
+
+    def __init__(self, model: nn.Module, config: TrainConfig):
+        sparse = [m.weight for m in model.modules() if isinstance(m, nn.Embedding) and m.sparse]
+        sparse_ids = {id(p) for p in sparse}
+        dense = [p for p in model.parameters() if id(p) not in sparse_ids and p.requires_grad]
+        self.optimizers = []
+        if dense:
+            self.optimizers.append(torch.optim.AdamW(dense, lr=config.learning_rate, weight_decay=config.weight_decay))
+        if sparse:
+            self.optimizers.append(torch.optim.SparseAdam(sparse, lr=config.learning_rate))
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for opt in self.optimizers:
+            opt.zero_grad(set_to_none=set_to_none)
+
+    def step(self) -> None:
+        for opt in self.optimizers:
+            opt.step()
+
+    def state_dict(self) -> list:
+        return [opt.state_dict() for opt in self.optimizers]
+
+    def load_state_dict(self, states: list) -> None:
+        for opt, state in zip(self.optimizers, states, strict=True):
+            opt.load_state_dict(state)
+
+
 def _evaluate_loss(model, source, loss_fn, batch_size, device, autocast) -> float:
     model.eval()
     total, count = 0.0, 0
@@ -279,7 +313,7 @@ def fit(
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return torch.autocast("cpu", enabled=False)
 
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    optimizer = _Optimizers(model, config)
     ckpt_path = Path(checkpoint_dir) / "last.pt" if checkpoint_dir is not None else None
     state = {
         "epoch": 0,  # completed epochs

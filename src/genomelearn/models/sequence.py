@@ -57,12 +57,13 @@ class KmerBiLSTM(nn.Module):
         n_classes: output classes.
 
     Input: int32/int64 tokens (B, W). Output: float logits (B, n_classes). The sequence summary
-    is the concatenation of the last forward and the first backward hidden state.
+    is the concatenation of the last forward and the first backward hidden state. The embedding
+    has sparse gradients (4**k rows; :func:`genomelearn.training.fit` updates it with SparseAdam).
     """
 
-    def __init__(self, vocab_size: int, embedding_dim: int = 16, hidden_size: int = 32, dense_units: int = 16, dropout: float = 0.2, n_classes: int = 2):
+    def __init__(self, vocab_size: int, embedding_dim: int = 10, hidden_size: int = 16, dense_units: int = 16, dropout: float = 0.2, n_classes: int = 2):
         super().__init__()
-        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=0)
+        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=0, sparse=True)
         self.lstm = nn.LSTM(embedding_dim, hidden_size, batch_first=True, bidirectional=True)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * hidden_size, dense_units), nn.ReLU(), nn.Linear(dense_units, n_classes))
 
