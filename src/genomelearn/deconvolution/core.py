@@ -195,7 +195,7 @@ def deconvolve_arrays(signature: np.ndarray, bulk: np.ndarray, method: str = "de
     """
     G, C = design_matrices(signature, bulk, method, weights)
     B, n, k = C.shape
-    Gfull = np.repeat(G, n, axis=0)  # (B*n, k, k)
+    Gfull = G[0] if B == 1 else np.repeat(G, n, axis=0)  # shared (k, k) or (B*n, k, k)
     res = solve_batched_qp(Gfull, C.reshape(B * n, k), sum_to_one=(method == "deconrnaseq"))
     x = res.x.reshape(B, n, k)
     if method == "nnls":

@@ -44,6 +44,7 @@ def _solve_subproblems(G: np.ndarray, c: np.ndarray, fixed: np.ndarray, sum_to_o
     """
     m, k = c.shape
     free = ~fixed
+    G = G if G.ndim == 3 else G[None, :, :]
     size = k + 1 if sum_to_one else k
     M = np.zeros((m, size, size))
     mask = free[:, :, None] & free[:, None, :]
@@ -94,30 +95,42 @@ def solve_batched_qp(
         raise ValueError(f"c must be (n, k), got shape {c.shape}")
     n, k = c.shape
     G = np.asarray(G, dtype=float)
-    if G.shape == (k, k):
-        G = np.broadcast_to(G, (n, k, k))
-    elif G.shape != (n, k, k):
+    shared = G.shape == (k, k)
+    if not shared and G.shape != (n, k, k):
         raise ValueError(f"G must be ({k}, {k}) or ({n}, {k}, {k}), got {G.shape}")
     max_iter = 10 * k + 20 if max_iter is None else max_iter
 
-    x = np.full((n, k), np.nan)
-    finite = np.isfinite(c).all(axis=1) & np.isfinite(G).all(axis=(1, 2))
-    if sum_to_one:
-        x[finite] = 1.0 / k
-        fixed = np.zeros((n, k), dtype=bool)
-    else:
-        x[finite] = 0.0
-        fixed = np.ones((n, k), dtype=bool)
-    running = finite.copy()
+    def gram(rows):  # the Gram matrices of some samples, without copying a shared one
+        return G if shared else G[rows]
+
     with np.errstate(invalid="ignore"):
-        scale = np.abs(c).max(axis=1, initial=0.0) + np.abs(G).max(axis=(1, 2), initial=0.0) + 1e-300
+        finite = np.isfinite(c).all(axis=1) & (np.isfinite(G).all() if shared else np.isfinite(G).all(axis=(1, 2)))
+        scale = np.abs(c).max(axis=1, initial=0.0) + (np.abs(G).max() if shared else np.abs(G).max(axis=(1, 2))) + 1e-300
+
+    # Warm start: the working set is the set of variables that are <= 0 in the solution with no
+    # bounds (only the equality), a good guess of the final active set; the starting point is a
+    # feasible point with exactly that support (0 for NNLS, uniform on the support for the simplex).
+    x = np.full((n, k), np.nan)
+    fixed = np.ones((n, k), dtype=bool)
+    idx = np.flatnonzero(finite)
+    if idx.size:
+        free0, _ = _solve_subproblems(gram(idx), c[idx], np.zeros((idx.size, k), dtype=bool), sum_to_one)
+        f0 = free0 > 0
+        if sum_to_one:
+            none = ~f0.any(axis=1)
+            f0[none, np.argmax(free0[none], axis=1)] = True
+            x[idx] = f0 / f0.sum(axis=1, keepdims=True)
+        else:
+            x[idx] = 0.0
+        fixed[idx] = ~f0
+    running = finite.copy()
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
         idx = np.flatnonzero(running)
         if idx.size == 0:
             n_iter -= 1
             break
-        Gi, ci, fi, xi = G[idx], c[idx], fixed[idx], x[idx]
+        Gi, ci, fi, xi = gram(idx), c[idx], fixed[idx], x[idx]
         xs, lam = _solve_subproblems(Gi, ci, fi, sum_to_one)
         p = xs - xi
         xmag = np.maximum(np.abs(xi).max(axis=1), np.abs(xs).max(axis=1))
@@ -127,7 +140,8 @@ def solve_batched_qp(
         st = ~moving
         if st.any():
             s_idx = idx[st]
-            grad = np.einsum("nij,nj->ni", Gi[st], xi[st]) - ci[st]
+            Gs = Gi if shared else Gi[st]
+            grad = np.matmul(Gs, xs[st][:, :, None])[:, :, 0] - ci[st]
             mu = grad + lam[st, None]  # multiplier of x_i >= 0 (KKT: G x - c + lam 1 - mu = 0)
             mu = np.where(fi[st], mu, np.inf)
             j = np.argmin(mu, axis=1)
