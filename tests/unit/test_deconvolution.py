@@ -458,3 +458,27 @@ def test_reproduces_predictfibertype_on_real_data():
     # the same problem batched through the array API gives the same numbers
     x, _ = deconvolve_arrays(sig.to_numpy(), bulk.loc[sig.index].to_numpy(dtype=float))
     np.testing.assert_allclose(x[0], res.proportions.to_numpy(), atol=1e-14)
+
+
+# ----------------------------------------------------------------------------- workflow helpers
+
+
+def test_workflow_support_settings_and_targets():
+    from genomelearn.deconvolution import workflow_support as ws
+
+    block = {
+        "method": "deconrnaseq",
+        "n_bootstrap": 100,
+        "datasets": {
+            "a": {"bulk": {"path": "b.txt", "url": "http://x/b.txt"}, "signature": {"path": "s.txt"}, "measured": {"path": "m.txt"}, "method": "nnls", "seed": None},
+            "r": {"bulk": {"path": "b.txt"}, "reference": {"path": "ref.h5ad", "cluster_key": "ct", "markers": {"path": "mk.tsv"}}, "depth_robustness": False},
+        },
+    }
+    cfg = ws.dataset_settings(block, "a")
+    assert cfg["method"] == "nnls" and cfg["n_bootstrap"] == 100 and cfg["seed"] == 0 and cfg["normalization"] == "cpm"
+    assert "reference" not in cfg and ws.dataset_settings(block, "r")["reference"]["cluster_key"] == "ct"
+    assert ws.file_spec(block, "a", "bulk") == ("b.txt", "http://x/b.txt")
+    assert ws.resolve_file(block, "a", "published", lambda p, u: p) == []
+    assert ws.signature_specs(block, "r") == {"reference": ("ref.h5ad", None), "markers": ("mk.tsv", None)}
+    assert "results/deconvolution/a/agreement.tsv" in ws.targets(block, "a")
+    assert not any("depth" in t or "agreement" in t for t in ws.targets(block, "r"))
