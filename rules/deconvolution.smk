@@ -9,14 +9,37 @@ decon_settings = lambda wc: decon_support.dataset_settings(DECON, wc.dataset)
 decon_file = lambda key: lambda wc: decon_support.resolve_file(
     DECON, wc.dataset, key, input_path
 )
-decon_signature_inputs = lambda wc: {
-    name: input_path(*spec)
-    for name, spec in decon_support.signature_specs(DECON, wc.dataset).items()
-}
+decon_signature_inputs = lambda wc: decon_support.signature_inputs(
+    DECON, wc.dataset, input_path
+)
+decon_pseudobulk_source = lambda wc: input_path(
+    DECON["datasets"][wc.dataset]["pseudobulk"]["path"],
+    DECON["datasets"][wc.dataset]["pseudobulk"].get("url"),
+)
 
 if analysis_enabled("deconvolution"):
     for _ds in DECON["datasets"]:
         ALL_TARGETS.extend(decon_support.targets(DECON, _ds))
+
+
+rule deconvolution_pseudobulk:
+    input:
+        source=decon_pseudobulk_source,
+    output:
+        reference="results/deconvolution/{dataset}/pseudobulk/reference.h5ad",
+        bulk="results/deconvolution/{dataset}/pseudobulk/bulk.tsv",
+        truth="results/deconvolution/{dataset}/pseudobulk/truth.tsv",
+        split="results/deconvolution/{dataset}/pseudobulk/split.tsv",
+    log:
+        "logs/deconvolution/{dataset}/pseudobulk.log",
+    benchmark:
+        "benchmarks/deconvolution/{dataset}/pseudobulk.tsv"
+    conda:
+        "../envs/deconvolution.yaml"
+    params:
+        cfg=decon_settings,
+    script:
+        "../scripts/deconvolution_pseudobulk.py"
 
 
 rule deconvolution_signature:

@@ -482,3 +482,23 @@ def test_workflow_support_settings_and_targets():
     assert ws.signature_specs(block, "r") == {"reference": ("ref.h5ad", None), "markers": ("mk.tsv", None)}
     assert "results/deconvolution/a/agreement.tsv" in ws.targets(block, "a")
     assert not any("depth" in t or "agreement" in t for t in ws.targets(block, "r"))
+
+
+def test_pseudobulk_split_is_disjoint_and_truth_is_exact():
+    from genomelearn.deconvolution.pseudobulk import make_pseudobulk, split_reference
+
+    rng = np.random.default_rng(14)
+    adata, base, clusters = _toy_reference(rng, n_per=20)
+    reference, bulk, truth, split = make_pseudobulk(adata, "cell_type", n_samples=6, cells_per_sample=30, seed=3)
+    ref_cells = set(split.loc[split["part"] == "reference", "cell"])
+    assert set(reference.obs_names) == ref_cells and len(ref_cells) == 30
+    assert split.groupby("cell_type")["part"].apply(lambda p: (p == "reference").sum()).tolist() == [10, 10, 10]
+    np.testing.assert_allclose(truth.sum(axis=1), 1.0)
+    assert list(truth.columns) == ["alpha", "beta", "gamma"] and bulk.shape == (40, 6)
+    # each sample is a sum of 30 mixture-half cells: its total lies within 30 x [min, max] cell totals
+    mix_tot = base[~split["part"].eq("reference").to_numpy()].sum(axis=1)
+    assert np.all(bulk.sum(axis=0) >= 30 * mix_tot.min() - 1e-6) and np.all(bulk.sum(axis=0) <= 30 * mix_tot.max() + 1e-6)
+    again = make_pseudobulk(adata, "cell_type", n_samples=6, cells_per_sample=30, seed=3)
+    pd.testing.assert_frame_equal(bulk, again[1])
+    with pytest.raises(InputError, match="has 1 cell"):
+        split_reference(np.array(["a", "a", "b"]), 0.5, rng)

@@ -45,6 +45,7 @@ def _write_inputs(root: Path, rng: np.random.Generator) -> dict:
     ref = ad.AnnData(np.log1p(counts), obs=pd.DataFrame({"label": clusters}, index=[f"c{i}" for i in range(clusters.size)]), var=pd.DataFrame(index=[f"G{i}" for i in range(60)]))
     ref.uns["log1p"] = {"base": None}
     ref.write_h5ad(root / "reference.h5ad")
+    (root / "markers.tsv").write_text("cluster\tgene\n" + "".join(f"typeA\tG{i}\n" for i in range(6)) + "".join(f"typeB\tG{i}\n" for i in range(6, 12)) + "typeB\tNOT_A_GENE\n")
     return {"samples": samples}
 
 
@@ -85,9 +86,14 @@ def test_deconvolution_workflow_end_to_end(tmp_path):
         },
         "tiny_ref": {
             "bulk": {"path": str(tmp_path / "bulk.txt")},
-            "reference": {"path": str(tmp_path / "reference.h5ad"), "cluster_key": "label", "n_markers": 5},
+            "reference": {"path": str(tmp_path / "reference.h5ad"), "cluster_key": "label", "markers": {"path": str(tmp_path / "markers.tsv")}},
             "method": "nnls",
             "depth_robustness": False,
+        },
+        "tiny_pseudo": {
+            "pseudobulk": {"path": str(tmp_path / "reference.h5ad"), "cluster_key": "label", "n_markers": 5, "n_samples": 12, "cells_per_sample": 50},
+            "method": "nnls",
+            "n_bootstrap": 20,
         },
     }
     proc = _snakemake(tmp_path, _config(tmp_path, datasets))
@@ -106,9 +112,16 @@ def test_deconvolution_workflow_end_to_end(tmp_path):
     depth = pd.read_csv(out / "depth_summary.tsv", sep="\t")
     assert set(depth["depth"]) >= {20000, 2000}
     ref_out = tmp_path / "results" / "deconvolution" / "tiny_ref"
-    markers = pd.read_csv(ref_out / "markers.tsv", sep="\t")
-    assert set(markers["cluster"]) == {"typeA", "typeB"}
+    assert pd.read_csv(ref_out / "signature.tsv", sep="\t").shape == (12, 3)  # NOT_A_GENE dropped
+    assert "NOT_A_GENE" in (tmp_path / "logs" / "deconvolution" / "tiny_ref" / "signature.log").read_text()
     assert (ref_out / "proportions.tsv").exists() and not (ref_out / "depth_curve.tsv").exists()
+    pseudo = tmp_path / "results" / "deconvolution" / "tiny_pseudo"
+    markers = pd.read_csv(pseudo / "markers.tsv", sep="\t")
+    assert set(markers["cluster"]) == {"typeA", "typeB"}
+    split = pd.read_csv(pseudo / "pseudobulk" / "split.tsv", sep="\t")
+    assert set(split["part"]) == {"reference", "mixture"}
+    pseudo_agreement = pd.read_csv(pseudo / "agreement.tsv", sep="\t")
+    assert (pseudo_agreement["n"] == 12).all() and (pseudo_agreement["pearson_r"] > 0.9).all()
     assert (tmp_path / "benchmarks" / "deconvolution" / "tiny" / "deconvolve.tsv").exists()
 
 

@@ -25,13 +25,18 @@ def plot_agreement(merged: pd.DataFrame, agreement: pd.DataFrame, path: str | os
         title: figure title.
     """
     cell_types = list(agreement["cell_type"])
-    fig, axes = plt.subplots(1, max(len(cell_types), 1), figsize=(5.2 * max(len(cell_types), 1), 4.8), squeeze=False)
-    for ax, cell_type in zip(axes[0], cell_types):
+    n = max(len(cell_types), 1)
+    ncol = min(n, 4)
+    nrow = int(np.ceil(n / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(5.2 * ncol, 4.8 * nrow), squeeze=False)
+    for ax in axes.ravel()[len(cell_types):]:
+        ax.set_visible(False)
+    for ax, cell_type in zip(axes.ravel(), cell_types):
         d = merged[merged["cell_type"] == cell_type]
         yerr = np.vstack([d["proportion"] - d["ci_low"], d["ci_high"] - d["proportion"]])
         ax.errorbar(d["measured"], d["proportion"], yerr=np.clip(yerr, 0, None), fmt="o", ms=5, color="tab:blue", ecolor="0.75", elinewidth=1, capsize=2, label="this workflow (95 % bootstrap CI)")
         if "published" in d.columns and d["published"].notna().any():
-            ax.plot(d["measured"], d["published"], "x", color="tab:red", ms=6, label="published (PredictFiberType)")
+            ax.plot(d["measured"], d["published"], "x", color="tab:red", ms=6, label="published estimate")
         lo = float(np.nanmin([d["measured"].min(), d["ci_low"].min()]))
         hi = float(np.nanmax([d["measured"].max(), d["ci_high"].max()]))
         ax.plot([lo, hi], [lo, hi], ls="--", lw=0.8, color="grey", label="y = x")

@@ -24,9 +24,30 @@ REFERENCE_DEFAULTS = {
     "max_pval_adj": 0.05,
     "min_log2fc": 1.0,
 }
+PSEUDOBULK_DEFAULTS = {
+    "n_samples": 40,
+    "cells_per_sample": 200,
+    "reference_fraction": 0.5,
+    "seed": 0,
+}
 RESULTS = "results/deconvolution/{dataset}"
+PSEUDOBULK_FILES = {"bulk": "bulk.tsv", "measured": "truth.tsv", "reference": "reference.h5ad"}
 
-__all__ = ["dataset_settings", "file_spec", "resolve_file", "signature_specs", "targets"]
+__all__ = [
+    "dataset_settings",
+    "file_spec",
+    "pseudobulk_output",
+    "resolve_file",
+    "signature_inputs",
+    "signature_specs",
+    "targets",
+]
+
+
+def pseudobulk_output(dataset: str, key: str) -> str:
+    """Path of a file made by the pseudo-bulk rule: key in bulk, measured, reference, split."""
+    name = PSEUDOBULK_FILES.get(key, f"{key}.tsv")
+    return f"{RESULTS.format(dataset=dataset)}/pseudobulk/{name}"
 
 
 def dataset_settings(block: dict, dataset: str) -> dict:
@@ -42,9 +63,13 @@ def dataset_settings(block: dict, dataset: str) -> dict:
         value = spec.get(key)
         cfg[key] = value if value is not None else block.get(key, default)
     cfg["measured_columns"] = dict(spec.get("measured_columns") or {})
-    if spec.get("reference"):
-        ref = {**REFERENCE_DEFAULTS, **spec["reference"]}
-        cfg["reference"] = {k: v for k, v in ref.items() if k not in ("path", "url", "markers")}
+    ref_spec = spec.get("reference") or spec.get("pseudobulk")
+    if ref_spec:
+        ref = {**REFERENCE_DEFAULTS, **ref_spec}
+        cfg["reference"] = {k: v for k, v in ref.items() if k in REFERENCE_DEFAULTS}
+    if spec.get("pseudobulk"):
+        mix = {**PSEUDOBULK_DEFAULTS, **spec["pseudobulk"]}
+        cfg["pseudobulk"] = {k: mix[k] for k in PSEUDOBULK_DEFAULTS}
     return cfg
 
 
@@ -59,6 +84,8 @@ def file_spec(block: dict, dataset: str, key: str) -> tuple[str, str | None] | N
 def resolve_file(block: dict, dataset: str, key: str, resolver) -> str | list:
     """Resolved path of the dataset's file ``key`` via ``resolver(path, url)`` (common.smk's
     ``input_path``), or [] (Snakemake's "no input") when the dataset has no such file."""
+    if block["datasets"][dataset].get("pseudobulk") and key in ("bulk", "measured"):
+        return pseudobulk_output(dataset, key)
     spec = file_spec(block, dataset, key)
     return resolver(*spec) if spec else []
 
@@ -75,14 +102,22 @@ def signature_specs(block: dict, dataset: str) -> dict[str, tuple[str, str | Non
     return out
 
 
+def signature_inputs(block: dict, dataset: str, resolver) -> dict[str, str]:
+    """Resolved inputs of the signature rule (pseudo-bulk datasets use their reference half)."""
+    if block["datasets"][dataset].get("pseudobulk"):
+        return {"reference": pseudobulk_output(dataset, "reference")}
+    return {name: resolver(*spec) for name, spec in signature_specs(block, dataset).items()}
+
+
 def targets(block: dict, dataset: str) -> list[str]:
-    """Final files of one dataset: proportions always; agreement with a measured table; depth curve
-    unless ``depth_robustness`` is false."""
+    """Final files of one dataset: proportions always; agreement with a measured table (or the
+    pseudo-bulk truth); depth curve unless ``depth_robustness`` is false or the bulk is a
+    pseudo-bulk of normalised (non-count) expression."""
     spec = block["datasets"][dataset]
     files = ["signature.tsv", "proportions.tsv", "genes.tsv"]
-    if spec.get("measured"):
+    if spec.get("measured") or spec.get("pseudobulk"):
         files += ["agreement.tsv", "comparison.tsv", "published_comparison.tsv", "scatter.png"]
-    if spec.get("depth_robustness", True):
+    if spec.get("depth_robustness", True) and not spec.get("pseudobulk"):
         files += ["depth_curve.tsv", "depth_summary.tsv", "depth_curve.png"]
     root = RESULTS.format(dataset=dataset)
     return [f"{root}/{name}" for name in files]
