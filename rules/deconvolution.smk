@@ -104,6 +104,12 @@ rule deconvolution_agreement:
             subcategory="{dataset}",
         ),
         merged="results/deconvolution/{dataset}/comparison.tsv",
+        variants=report(
+            "results/deconvolution/{dataset}/method_comparison.tsv",
+            caption="../report/deconvolution/method_comparison.rst",
+            category="Bulk deconvolution",
+            subcategory="{dataset}",
+        ),
         published=report(
             "results/deconvolution/{dataset}/published_comparison.tsv",
             caption="../report/deconvolution/published.rst",

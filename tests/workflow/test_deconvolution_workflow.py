@@ -99,7 +99,7 @@ def test_deconvolution_workflow_end_to_end(tmp_path):
     proc = _snakemake(tmp_path, _config(tmp_path, datasets))
     assert proc.returncode == 0, proc.stderr[-4000:]
     out = tmp_path / "results" / "deconvolution" / "tiny"
-    for name in ["signature.tsv", "proportions.tsv", "genes.tsv", "agreement.tsv", "comparison.tsv", "published_comparison.tsv", "scatter.png", "depth_curve.tsv", "depth_summary.tsv", "depth_curve.png"]:
+    for name in ["signature.tsv", "proportions.tsv", "genes.tsv", "agreement.tsv", "comparison.tsv", "method_comparison.tsv", "published_comparison.tsv", "scatter.png", "depth_curve.tsv", "depth_summary.tsv", "depth_curve.png"]:
         assert (out / name).stat().st_size > 0, name
     props = pd.read_csv(out / "proportions.tsv", sep="\t", dtype={"sample": str})
     assert len(props) == 2 * len(info["samples"])

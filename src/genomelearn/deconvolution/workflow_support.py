@@ -116,7 +116,7 @@ def targets(block: dict, dataset: str) -> list[str]:
     spec = block["datasets"][dataset]
     files = ["signature.tsv", "proportions.tsv", "genes.tsv"]
     if spec.get("measured") or spec.get("pseudobulk"):
-        files += ["agreement.tsv", "comparison.tsv", "published_comparison.tsv", "scatter.png"]
+        files += ["agreement.tsv", "comparison.tsv", "method_comparison.tsv", "published_comparison.tsv", "scatter.png"]
     if spec.get("depth_robustness", True) and not spec.get("pseudobulk"):
         files += ["depth_curve.tsv", "depth_summary.tsv", "depth_curve.png"]
     root = RESULTS.format(dataset=dataset)
