@@ -18,6 +18,7 @@ from genomelearn.deconvolution import (
 from genomelearn.deconvolution.agreement import correlation_intervals, pearson_test, spearman_test
 from genomelearn.deconvolution.plots import plot_agreement
 from genomelearn.deconvolution.tables import write_tsv
+from genomelearn.errors import InputError
 from genomelearn.workflow import get_logger, run_script
 
 
@@ -39,7 +40,7 @@ def main(smk):
         log.warning("%d measured sample(s) in %s have no bulk profile and are left out: %s", len(no_rnaseq), smk.input.measured, ", ".join(no_rnaseq))
     common = [s for s in samples if s in measured.index]
     if len(common) < 3:
-        raise ValueError(f"{smk.input.measured}: only {len(common)} sample(s) shared with the bulk; need at least 3 for correlations")
+        raise InputError(f"{smk.input.measured}: only {len(common)} sample(s) shared with the bulk; need at least 3 for correlations")
 
     table = agreement_table(estimated, measured)
     # Gene-bootstrap replicates, recomputed with the deconvolution step's seed (identical draws).
