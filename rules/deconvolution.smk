@@ -163,3 +163,9 @@ rule deconvolution_depth:
         cfg=decon_settings,
     script:
         "../scripts/deconvolution_depth.py"
+
+
+rule deconvolution:
+    # Every output of the deconvolution analysis: `snakemake --cores 2 deconvolution`.
+    input:
+        [decon_support.targets(DECON, _ds) for _ds in DECON.get("datasets", {})],
