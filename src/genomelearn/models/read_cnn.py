@@ -1,0 +1,76 @@
+"""Read-level CNN classifiers for ancient vs modern DNA.
+
+The course's one-hot CNN (Conv1D 32×5 → Conv1D 32×5 → MaxPool 2 → Dense 16 → 2 classes) adapted to
+reads of variable length: inputs are padded with all-zero rows, every convolution output is
+multiplied by the validity mask (so padding never leaks into the next layer), and the flatten of
+the fixed-length original is replaced by masked global max- and mean-pooling over the valid
+positions. The output is therefore identical whatever the amount of padding (tested). The
+damage-aware variant is the same network with 9 input channels (bases, C→T / G→A / other mismatch
+indicators, distances from both ends) and the log fragment length concatenated before the dense
+layer (see :mod:`genomelearn.adna.features`). The ends-only variant (``ends_cnn``) is the
+damage-aware network without the length input, fed only the first and last bases of each read.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+class ReadCNN(nn.Module):
+    """Masked 1-D CNN over one read.
+
+    Args:
+        in_channels: input channels (4 for one-hot bases, 9 for the damage-aware variant).
+        n_scalars: per-read scalar features concatenated after pooling (0 or 1).
+        filters: convolution filters (32 in the course model).
+        kernel_size: convolution width (5).
+        hidden: dense layer width (16).
+        n_classes: output classes (2: modern, ancient).
+
+    Forward:
+        x: float32 (B, C, L) with L even; mask: bool (B, L), True at read positions;
+        scalars: float32 (B, n_scalars). Returns logits float32 (B, n_classes).
+    """
+
+    def __init__(self, in_channels: int = 4, n_scalars: int = 0, filters: int = 32, kernel_size: int = 5,
+                 hidden: int = 16, n_classes: int = 2):
+        super().__init__()
+        if kernel_size % 2 != 1:
+            raise ValueError("kernel_size must be odd (same-length convolutions)")
+        self.in_channels = in_channels
+        self.n_scalars = n_scalars
+        self.conv1 = nn.Conv1d(in_channels, filters, kernel_size, padding=kernel_size // 2)
+        self.conv2 = nn.Conv1d(filters, filters, kernel_size, padding=kernel_size // 2)
+        self.pool = nn.MaxPool1d(2)
+        self.dense = nn.Linear(2 * filters + n_scalars, hidden)
+        self.out = nn.Linear(hidden, n_classes)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, scalars: torch.Tensor | None = None) -> torch.Tensor:
+        if x.shape[-1] % 2:
+            x = F.pad(x, (0, 1))
+            mask = F.pad(mask, (0, 1))
+        m = mask.to(x.dtype).unsqueeze(1)  # (B, 1, L)
+        h = F.relu(self.conv1(x)) * m
+        h = F.relu(self.conv2(h)) * m
+        h = self.pool(h)
+        pm = self.pool(m)  # (B, 1, L/2): 1 where the pair holds a read position
+        valid = pm > 0
+        h_max = h.masked_fill(~valid, float("-inf")).amax(dim=-1)
+        h_max = torch.where(torch.isfinite(h_max), h_max, torch.zeros_like(h_max))
+        h_mean = (h * pm).sum(dim=-1) / pm.sum(dim=-1).clamp(min=1.0)
+        z = torch.cat([h_max, h_mean], dim=1)
+        if self.n_scalars:
+            z = torch.cat([z, scalars.to(z.dtype)], dim=1)
+        return self.out(F.relu(self.dense(z)))
+
+
+def build_model(kind: str, filters: int = 32, kernel_size: int = 5, hidden: int = 16) -> ReadCNN:
+    """``"read_cnn"`` (one-hot bases), ``"damage_cnn"`` (bases + damage channels + length) or
+    ``"ends_cnn"`` (bases + damage channels of the read ends, no length)."""
+    from genomelearn.adna.features import N_CHANNELS, N_SCALARS
+
+    if kind not in N_CHANNELS:
+        raise ValueError(f"unknown model {kind!r}; expected one of {sorted(N_CHANNELS)}")
+    return ReadCNN(N_CHANNELS[kind], N_SCALARS[kind], filters, kernel_size, hidden)
