@@ -1,0 +1,115 @@
+"""Read CNNs: shapes, padding invariance, encoding of damage channels, a short training run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+import torch
+
+from genomelearn.adna.features import DAMAGE_CT, DAMAGE_GA, DAMAGE_OTHER, DAMAGE_UNALIGNED, PAD, ReadSource, encode_reads
+from genomelearn.models.read_cnn import ReadCNN, build_model
+
+
+def _table(seqs, refs, lengths=None):
+    return pa.table({
+        "sequence": pa.array(seqs),
+        "reference": pa.array(refs),
+        "length": pa.array(lengths or [len(s) for s in seqs], type=pa.int32()),
+    })
+
+
+def test_encoding_codes_and_long_reads():
+    t = _table(["TACGA", "A" * 10 + "C" * 10], ["CACGG", "A" * 10 + "C" * 10])
+    arr = encode_reads(t, max_length=8)
+    assert arr.bases[0, :5].tolist() == [3, 0, 1, 2, 0] and (arr.bases[0, 5:] == PAD).all()
+    assert arr.damage[0, :5].tolist() == [DAMAGE_CT, 0, 0, 0, DAMAGE_GA]
+    # long read: first 4 and last 4 bases
+    assert arr.bases[1].tolist() == [0, 0, 0, 0, 1, 1, 1, 1]
+    assert arr.n_bases.tolist() == [5, 8] and arr.read_length.tolist() == [5, 20]
+    arr2 = encode_reads(_table(["ATG", "GA"], ["-CA", "TA"]), 4)
+    assert arr2.damage[0, :3].tolist() == [DAMAGE_UNALIGNED, DAMAGE_CT, DAMAGE_OTHER]
+    assert arr2.damage[1, :2].tolist() == [DAMAGE_OTHER, 0]
+
+
+@pytest.mark.parametrize("kind", ["read_cnn", "damage_cnn"])
+def test_output_does_not_depend_on_padding(kind):
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    seqs = ["".join(rng.choice(list("ACGT"), n)) for n in (31, 44, 57)]
+    t = _table(seqs, seqs)
+    model = build_model(kind).eval()
+    short = ReadSource(encode_reads(t, 60), kind)
+    long = ReadSource(encode_reads(t, 150), kind)
+    with torch.no_grad():
+        a = model(*short.get(np.arange(3)))
+        b = model(*long.get(np.arange(3)))
+        # one read alone (its own batch length) vs in a batch padded to the longest read
+        c = model(*short.get(np.array([0])))
+        x, m, s = long.get(np.arange(3))
+        d = model(torch.nn.functional.pad(x, (0, 40)), torch.nn.functional.pad(m, (0, 40)), s)
+    torch.testing.assert_close(a, b)
+    torch.testing.assert_close(a[:1], c)
+    torch.testing.assert_close(a, d)
+    assert a.shape == (3, 2)
+
+
+def test_architecture_is_the_course_model():
+    model = ReadCNN()
+    assert model.conv1.out_channels == 32 and model.conv1.kernel_size == (5,)
+    assert model.conv2.out_channels == 32 and model.conv2.kernel_size == (5,)
+    assert model.dense.out_features == 16 and model.out.out_features == 2
+    dmg = build_model("damage_cnn")
+    assert dmg.conv1.in_channels == 9 and dmg.n_scalars == 1
+
+
+def test_damage_cnn_learns_terminal_damage_quickly():
+    from genomelearn.training import TrainConfig, classification_loss, fit, predict
+
+    rng = np.random.default_rng(1)
+    seqs, refs, y = [], [], []
+    for i in range(600):
+        n = int(rng.integers(30, 60))
+        ref = "".join(rng.choice(list("ACGT"), n))
+        ref = "C" + ref[1:]
+        ancient = i % 2
+        seq = ("T" if ancient else "C") + ref[1:]
+        seqs.append(seq)
+        refs.append(ref)
+        y.append(ancient)
+    arr = encode_reads(_table(seqs, refs), 64)
+    y = np.array(y)
+    src = ReadSource(arr.take(np.arange(400)), "damage_cnn", y[:400], 3.7, 0.3)
+    val = ReadSource(arr.take(np.arange(400, 600)), "damage_cnn", y[400:], 3.7, 0.3)
+    torch.manual_seed(0)
+    model = build_model("damage_cnn")
+    res = fit(model, src, val, classification_loss,
+              TrainConfig(max_epochs=8, batch_size=32, learning_rate=0.01, patience=3, device="cpu"))
+    prob = predict(model, ReadSource(arr.take(np.arange(400, 600)), "damage_cnn", None, 3.7, 0.3), device="cpu")[:, 1]
+    assert res.history["val_loss"].min() < 0.2
+    assert np.mean((prob > 0.5) == y[400:]) > 0.95
+
+
+def test_ends_encoding_hides_length():
+    from genomelearn.adna.features import source_positions
+
+    core = "ACGTTGCA"
+    short = "T" + core + "GGGG" + core + "A"
+    long = "T" + core + "GGGG" * 10 + core + "A"
+    t = _table([short, long, "TACG"], [short.replace("T", "C", 1), long.replace("T", "C", 1), "CACG"])
+    arr = encode_reads(t, ends=9)
+    assert arr.bases.shape == (3, 18) and (arr.bases != PAD).all()
+    np.testing.assert_array_equal(arr.bases[0], arr.bases[1])
+    np.testing.assert_array_equal(arr.damage[0], arr.damage[1])
+    assert arr.damage[0, 0] == DAMAGE_CT
+    # a 4-bp read repeats its bases instead of padding
+    assert source_positions(np.array([4]), 18, 18, ends=9).tolist() == [[0, 1, 2, 3, 3, 3, 3, 3, 3] + [0] * 5 + [0, 1, 2, 3]]
+    model = build_model("ends_cnn").eval()
+    src = ReadSource(arr, "ends_cnn")
+    x, m, s = src.get(np.arange(3))
+    assert x.shape == (3, 9, 18) and s.shape == (3, 0) and bool(m.all())
+    with torch.no_grad():
+        out = model(x, m, s)
+    torch.testing.assert_close(out[0], out[1])
+    with pytest.raises(ValueError, match="ends_cnn needs"):
+        ReadSource(encode_reads(t, 30), "ends_cnn")

@@ -1,0 +1,236 @@
+"""Read extraction and damage counts: orientation, MD vs FASTA, filters, paired reads, bad input,
+and equality with mapDamage 2 (synthetic BAM with clips/indels, and real BAMs)."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from genomelearn.adna.damage import compare_damage, damage_table, read_mapdamage
+from genomelearn.adna.reads import ExtractionSettings, extract_table, extract_to_parquet
+from genomelearn.errors import InputError
+from tests.unit.test_ancient_dna_support import add_md, random_reference, simulate_reads, write_bam, write_fasta
+
+ALL = ExtractionSettings(min_mapq=0, min_length=0, require_proper_pair=False)
+
+
+@pytest.fixture
+def toy(tmp_path):
+    """Reference with known bases and two reads with terminal damage (one per strand)."""
+    ref = list(random_reference(600, seed=3))
+    ref[100] = "C"  # forward read starts here: C -> T at its 5' end
+    ref[100 + 39] = "G"  # ... and G -> A at its 3' end
+    ref[300 + 49] = "G"  # reverse read: last reference base G = molecule 5' C
+    ref = "".join(ref)
+    fasta = write_fasta(tmp_path / "ref.fa", {"chrT": ref})
+    fwd = "T" + ref[101:139] + "A"
+    rev = ref[300:349] + "A"  # G->A on the forward strand at the right end = C->T at the molecule 5' end
+    reads = [
+        {"name": "fwd", "flag": 0, "contig": "chrT", "pos": 100, "cigar": "40M", "seq": fwd},
+        {"name": "rev", "flag": 16, "contig": "chrT", "pos": 300, "cigar": "50M", "seq": rev},
+    ]
+    bam = write_bam(tmp_path / "toy.bam", {"chrT": len(ref)}, reads)
+    return {"ref": ref, "fasta": fasta, "bam": bam, "tmp": tmp_path}
+
+
+def test_orientation_and_mismatch_strings(toy):
+    table, result = extract_table(toy["bam"], "toy", toy["fasta"], settings=ALL)
+    df = table.to_pandas().set_index("name")
+    ref = toy["ref"]
+    assert df.loc["fwd", "sequence"] == "T" + ref[101:139] + "A"
+    assert df.loc["fwd", "reference"] == ref[100:140]
+    assert df.loc["fwd", "mismatches_5p"].startswith("C....")
+    assert df.loc["fwd", "mismatches_3p"].startswith("G....")
+    comp = str.maketrans("ACGT", "TGCA")
+    assert df.loc["rev", "sequence"] == (ref[300:349] + "A").translate(comp)[::-1]
+    assert df.loc["rev", "sequence"][0] == "T" and df.loc["rev", "reference"][0] == "C"
+    assert df.loc["rev", "strand"] == "-" and df.loc["fwd", "strand"] == "+"
+    assert list(df["n_mismatches"]) == [2, 1]
+    dmg = damage_table(result.damage_counts).set_index(["end", "substitution", "position"])
+    assert dmg.loc[("5p", "C>T", 1), "count"] == 2  # one per strand
+    assert dmg.loc[("3p", "G>A", 1), "count"] == 1
+    assert dmg.loc[("5p", "C>T", 2), "count"] == 0
+    assert result.n_kept == 2 and result.n_records == 2
+
+
+def test_md_tags_give_the_same_reference_as_the_fasta(tmp_path):
+    ref = random_reference(3000, seed=5)
+    fasta = write_fasta(tmp_path / "ref.fa", {"chrT": ref})
+    reads = simulate_reads(ref, "chrT", 400, seed=2, damage=0.5)
+    bam = write_bam(tmp_path / "sim.bam", {"chrT": len(ref)}, reads)
+    md_bam = add_md(bam, fasta, tmp_path / "sim.md.bam")
+    with_ref, res_ref = extract_table(md_bam, "s", fasta, settings=ALL)
+    with_md, res_md = extract_table(md_bam, "s", None, settings=ALL)
+    for col in ("sequence", "reference", "qualities", "mismatches_5p", "mismatches_3p", "n_mismatches"):
+        assert with_ref.column(col).to_pylist() == with_md.column(col).to_pylist(), col
+    assert np.array_equal(res_ref.damage_counts, res_md.damage_counts)
+    assert res_ref.damage_counts.sum() > 0
+
+
+def test_small_batches_give_the_same_result(tmp_path):
+    ref = random_reference(3000, seed=6)
+    fasta = write_fasta(tmp_path / "ref.fa", {"chrT": ref})
+    bam = write_bam(tmp_path / "sim.bam", {"chrT": len(ref)}, simulate_reads(ref, "chrT", 300, seed=4, damage=0.3))
+    big, rb = extract_table(bam, "s", fasta, settings=ALL)
+    small, rs = extract_table(bam, "s", fasta, settings=ExtractionSettings(0, 0, batch_size=7, require_proper_pair=False))
+    assert big.equals(small)
+    assert np.array_equal(rb.damage_counts, rs.damage_counts)
+
+
+def test_filters_and_paired_lengths(tmp_path):
+    ref = random_reference(1000, seed=7)
+    fasta = write_fasta(tmp_path / "ref.fa", {"chrT": ref})
+    s = ref[100:150]
+    reads = [
+        {"name": "ok", "flag": 0, "contig": "chrT", "pos": 100, "cigar": "50M", "seq": s},
+        {"name": "lowq", "flag": 0, "contig": "chrT", "pos": 100, "cigar": "50M", "seq": s, "mapq": 5},
+        {"name": "dup", "flag": 1024, "contig": "chrT", "pos": 100, "cigar": "50M", "seq": s},
+        {"name": "sec", "flag": 256, "contig": "chrT", "pos": 100, "cigar": "50M", "seq": s},
+        {"name": "short", "flag": 0, "contig": "chrT", "pos": 100, "cigar": "20M", "seq": s[:20]},
+        {"name": "pair", "flag": 1 | 2 | 32 | 64, "contig": "chrT", "pos": 100, "cigar": "50M", "seq": s,
+         "tlen": 230, "mate_pos": 280},
+        {"name": "improper", "flag": 1 | 64, "contig": "chrT", "pos": 100, "cigar": "50M", "seq": s},
+    ]
+    bam = write_bam(tmp_path / "f.bam", {"chrT": len(ref)}, reads)
+    table, result = extract_table(bam, "s", fasta, settings=ExtractionSettings(min_mapq=25, min_length=30))
+    df = table.to_pandas().set_index("name")
+    assert sorted(df.index) == ["ok", "pair"]
+    assert df.loc["pair", "length"] == 230 and df.loc["pair", "length_source"] == "insert"
+    assert df.loc["ok", "length"] == 50 and df.loc["ok", "length_source"] == "read"
+    assert result.filtered["mapq"] == 1 and result.filtered["duplicate"] == 1
+    assert result.filtered["secondary/supplementary"] == 1 and result.filtered["length"] == 1
+    assert result.filtered["improper_pair"] == 1
+
+
+# ------------------------------------------------------------------ bad input
+
+
+def test_fastq_given_as_bam(tmp_path):
+    fq = tmp_path / "reads.bam"
+    fq.write_text("@r1\nACGT\n+\nIIII\n")
+    with pytest.raises(InputError, match=r"sample 'S1'.*reads\.bam.*FASTQ"):
+        extract_table(fq, "S1", None)
+    gz = tmp_path / "reads2.bam"
+    with gzip.open(gz, "wt") as fh:
+        fh.write("@r1\nACGT\n+\nIIII\n")
+    with pytest.raises(InputError, match="gzipped FASTQ"):
+        extract_table(gz, "S1", None)
+
+
+def test_empty_bam(tmp_path):
+    empty = tmp_path / "empty.bam"
+    empty.write_bytes(b"")
+    with pytest.raises(InputError, match=r"sample 'S2'.*empty"):
+        extract_table(empty, "S2", None)
+    no_reads = write_bam(tmp_path / "noreads.bam", {"chrT": 100}, [])
+    out = tmp_path / "out.parquet"
+    with pytest.raises(InputError, match=r"sample 'S2'.*no alignment records"):
+        extract_to_parquet(no_reads, "S2", out)
+    assert not out.exists() and not list(tmp_path.glob(".out.parquet*"))
+
+
+def test_unsorted_bam(tmp_path):
+    ref = random_reference(500, seed=1)
+    fasta = write_fasta(tmp_path / "ref.fa", {"chrT": ref})
+    reads = [{"name": "b", "flag": 0, "contig": "chrT", "pos": 200, "cigar": "40M", "seq": ref[200:240]},
+             {"name": "a", "flag": 0, "contig": "chrT", "pos": 10, "cigar": "40M", "seq": ref[10:50]}]
+    declared = write_bam(tmp_path / "declared.bam", {"chrT": 500}, reads, sort=False)
+    with pytest.raises(InputError, match=r"sample 'S3'.*not coordinate-sorted \(header SO:unsorted\)"):
+        extract_table(declared, "S3", fasta)
+    silent = write_bam(tmp_path / "silent.bam", {"chrT": 500}, reads, sort=False,
+                       header_extra={"HD": {"VN": "1.6"}})
+    out = tmp_path / "o.parquet"
+    with pytest.raises(InputError, match=r"sample 'S3'.*silent\.bam.*not coordinate-sorted: record 2"):
+        extract_to_parquet(silent, "S3", out, fasta, settings=ExtractionSettings(batch_size=1))
+    assert not out.exists()
+
+
+def test_no_md_and_no_reference(tmp_path):
+    ref = random_reference(500, seed=2)
+    bam = write_bam(tmp_path / "nomd.bam", {"chrT": 500},
+                    [{"name": "r1", "flag": 0, "contig": "chrT", "pos": 10, "cigar": "40M", "seq": ref[10:50]}])
+    with pytest.raises(InputError, match=r"sample 'S4'.*nomd\.bam.*'r1'.*no MD tag"):
+        extract_table(bam, "S4", None)
+    with pytest.raises(InputError, match=r"none of the 1 records passed.*bad_md 1"):
+        extract_table(bam, "S4", None, settings=ExtractionSettings(bad_md="skip"))
+
+
+def test_md_inconsistent_with_cigar(tmp_path):
+    ref = random_reference(500, seed=2)
+    reads = [{"name": "r1", "flag": 0, "contig": "chrT", "pos": 10, "cigar": "4S36M", "seq": ref[6:46],
+              "tags": {"MD": "40"}}]
+    bam = write_bam(tmp_path / "badmd.bam", {"chrT": 500}, reads)
+    with pytest.raises(InputError, match=r"'r1'.*MD tag '40' disagrees with the CIGAR"):
+        extract_table(bam, "S5", None, settings=ALL)
+
+
+def test_contig_absent_from_reference(tmp_path):
+    ref = random_reference(500, seed=2)
+    fasta = write_fasta(tmp_path / "ref.fa", {"chrT": ref})
+    bam = write_bam(tmp_path / "other.bam", {"chrT": 500, "chrX": 500},
+                    [{"name": "x1", "flag": 0, "contig": "chrX", "pos": 10, "cigar": "40M", "seq": ref[10:50]}])
+    with pytest.raises(InputError, match=r"sample 'S6'.*other\.bam.*contig 'chrX'.*absent from the reference"):
+        extract_table(bam, "S6", fasta)
+    # without an index the stream finds it too
+    (tmp_path / "other.bam.bai").unlink()
+    with pytest.raises(InputError, match="contig 'chrX'"):
+        extract_table(bam, "S6", fasta)
+    wrong = write_fasta(tmp_path / "wrong.fa", {"chrX": ref[:400]})
+    with pytest.raises(InputError, match="wrong reference build"):
+        extract_table(bam, "S6", wrong)
+
+
+def test_missing_index(tmp_path):
+    ref = random_reference(500, seed=2)
+    bam = write_bam(tmp_path / "noidx.bam", {"chrT": 500},
+                    [{"name": "r1", "flag": 0, "contig": "chrT", "pos": 10, "cigar": "40M", "seq": ref[10:50],
+                      "tags": {"MD": "40"}}], index=False)
+    with pytest.raises(InputError, match=r"sample 'S7'.*noidx\.bam.*index missing"):
+        extract_table(bam, "S7", None, require_index=True)
+    table, _ = extract_table(bam, "S7", None)  # streaming needs no index
+    assert table.num_rows == 1
+
+
+# ------------------------------------------------------------------ mapDamage equality
+
+
+def _run_mapdamage(bam, fasta, out):
+    subprocess.run(["mapDamage", "-i", str(bam), "-r", str(fasta), "-d", str(out), "--no-stats", "--no-plot",
+                    "-q", "-l", "70"], check=True, capture_output=True, timeout=300)
+    return read_mapdamage(out / "misincorporation.txt", 25)
+
+
+needs_mapdamage = pytest.mark.skipif(shutil.which("mapDamage") is None, reason="mapDamage not on PATH")
+
+
+@needs_mapdamage
+def test_equals_mapdamage_on_clipped_and_indel_reads(tmp_path):
+    ref = random_reference(3000, seed=9)
+    fasta = write_fasta(tmp_path / "ref.fa", {"chrT": ref})
+    bam = write_bam(tmp_path / "sim.bam", {"chrT": len(ref)}, simulate_reads(ref, "chrT", 500, seed=3, damage=0.4))
+    _, result = extract_table(bam, "s", fasta, settings=ALL)
+    cmp = compare_damage(damage_table(result.damage_counts), _run_mapdamage(bam, fasta, tmp_path / "md"))
+    assert (cmp["count"] == cmp["count_ref"]).all() and (cmp["total"] == cmp["total_ref"]).all()
+    assert cmp["abs_diff"].max() <= 0.002
+
+
+@needs_mapdamage
+@pytest.mark.parametrize(
+    "bam",
+    [
+        "ancient_dna/mtDNA_ancient_Pfrengle2021/bams/UF102_rmdup.bam",  # merged reads, soft clips, no index
+        "ancient_dna/mtDNA_modern_1000G/bams/PUR_HG00637.rCRS.bam",  # paired-end, supplementary, unmapped
+    ],
+)
+def test_equals_mapdamage_on_real_bams(data_mirror, tmp_path, bam):
+    fasta = data_mirror / "ancient_dna/mtDNA_ancient_Pfrengle2021/rCRS.fa"
+    _, result = extract_table(data_mirror / bam, "real", fasta, settings=ALL)
+    theirs = _run_mapdamage(data_mirror / bam, fasta, tmp_path / "md")
+    cmp = compare_damage(damage_table(result.damage_counts), theirs)
+    assert len(cmp) == 2 * 12 * 25
+    assert cmp["abs_diff"].max() <= 0.002
+    assert (cmp["count"] == cmp["count_ref"]).all() and (cmp["total"] == cmp["total_ref"]).all()
