@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -33,7 +32,6 @@ from genomelearn.deconvolution.agreement import correlation_intervals, pearson_t
 from genomelearn.deconvolution.core import design_matrices
 from genomelearn.errors import InputError
 
-FIBERTYPE = Path(__file__).resolve().parents[3] / "shared" / "data" / "fibertype" / "PredictFiberType"
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -443,8 +441,10 @@ def test_build_signature_means_and_deconvolution_of_pseudobulk(caplog):
 # ----------------------------------------------------------------------------- real data
 
 
-@pytest.mark.skipif(not FIBERTYPE.is_dir(), reason="PredictFiberType data mirror not available")
-def test_reproduces_predictfibertype_on_real_data():
+def test_reproduces_predictfibertype_on_real_data(data_mirror):
+    FIBERTYPE = data_mirror / "fibertype" / "PredictFiberType"
+    if not FIBERTYPE.is_dir():
+        pytest.skip(f"{FIBERTYPE} not in the data mirror")
     bulk = read_bulk_counts(FIBERTYPE / "bulk_expr.txt")
     sig = read_signature(FIBERTYPE / "signatures_matrix.txt")
     measured = read_measured(FIBERTYPE / "true_type1.txt", {"TRUE_SLOW_TWITCH_TYPE_I": "slow_twitch_typeI"}, list(sig.columns))

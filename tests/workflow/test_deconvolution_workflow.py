@@ -71,11 +71,12 @@ def _config(root: Path, datasets: dict) -> Path:
 
 def _snakemake(root: Path, config: Path, *targets: str) -> subprocess.CompletedProcess:
     exe = shutil.which("snakemake") or f"{sys.executable} -m snakemake"
-    cmd = [*exe.split(), "-s", str(REPO / "Snakefile"), "--directory", str(root), "--configfile", str(config), "--cores", "2", *targets]
+    cmd = [*exe.split(), "-s", str(REPO / "Snakefile"), "--directory", str(root), "--configfile", str(config), "--cores", "2", "--keep-going", *targets]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
 
 
-def test_deconvolution_workflow_end_to_end(tmp_path):
+def test_deconvolution_workflow_end_to_end_and_bad_input(tmp_path):
+    """One Snakemake run (keep-going): three good datasets complete, a broken one fails cleanly."""
     info = _write_inputs(tmp_path, np.random.default_rng(0))
     datasets = {
         "tiny": {
@@ -95,9 +96,14 @@ def test_deconvolution_workflow_end_to_end(tmp_path):
             "method": "nnls",
             "n_bootstrap": 20,
         },
+        "broken": {"bulk": {"path": str(tmp_path / "bad_bulk.tsv")}, "signature": {"path": str(tmp_path / "signature.tsv")}, "n_bootstrap": 0, "depth_robustness": False},
     }
     proc = _snakemake(tmp_path, _config(tmp_path, datasets))
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    # the broken dataset fails with the file and record named, and leaves no partial output
+    assert proc.returncode != 0
+    assert "bad_bulk.tsv line 5, column '2020002' (gene 'G3'): negative value -1" in proc.stderr
+    assert not (tmp_path / "results" / "deconvolution" / "broken" / "proportions.tsv").exists()
+    assert "Error in rule deconvolution_deconvolve" in proc.stderr and proc.stderr.count("Error in rule") == 1, proc.stderr[-4000:]
     out = tmp_path / "results" / "deconvolution" / "tiny"
     for name in ["signature.tsv", "proportions.tsv", "genes.tsv", "agreement.tsv", "comparison.tsv", "method_comparison.tsv", "published_comparison.tsv", "scatter.png", "depth_curve.tsv", "depth_summary.tsv", "depth_curve.png"]:
         assert (out / name).stat().st_size > 0, name
@@ -123,13 +129,3 @@ def test_deconvolution_workflow_end_to_end(tmp_path):
     pseudo_agreement = pd.read_csv(pseudo / "agreement.tsv", sep="\t")
     assert (pseudo_agreement["n"] == 12).all() and (pseudo_agreement["pearson_r"] > 0.9).all()
     assert (tmp_path / "benchmarks" / "deconvolution" / "tiny" / "deconvolve.tsv").exists()
-
-
-def test_deconvolution_workflow_bad_input_fails_cleanly(tmp_path):
-    _write_inputs(tmp_path, np.random.default_rng(1))
-    datasets = {"broken": {"bulk": {"path": str(tmp_path / "bad_bulk.tsv")}, "signature": {"path": str(tmp_path / "signature.tsv")}, "n_bootstrap": 0}}
-    target = "results/deconvolution/broken/proportions.tsv"
-    proc = _snakemake(tmp_path, _config(tmp_path, datasets), target)
-    assert proc.returncode != 0
-    assert "bad_bulk.tsv line 5, column '2020002' (gene 'G3'): negative value -1" in proc.stderr
-    assert not (tmp_path / target).exists()
