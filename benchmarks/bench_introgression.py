@@ -37,7 +37,7 @@ Training rows: ``CourseCNN`` and ``KmerBiLSTM`` built from config/config.yaml (a
 does) trained with ``genomelearn.training.fit`` on synthetic windows for ``--epochs`` epochs;
 windows/s is fit's ``items_per_second`` of the best epoch (training pass only, validation excluded).
 
-Run:  python benchmarks/bench_introgression.py [--windows 200000] [--quick]   (about 1-2 min when the machine is quiet)
+Run:  python benchmarks/bench_introgression.py [--windows 100000] [--quick]  (~1 min of CPU time)
 """
 
 from __future__ import annotations
@@ -433,7 +433,7 @@ def markdown(rows: list[dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
-        "--windows", type=int, default=200_000, help="windows for our encoders and the numpy references"
+        "--windows", type=int, default=100_000, help="windows for our encoders and the numpy references"
     )
     parser.add_argument("--sample", type=int, default=1_000, help="windows for the (slow) course baselines")
     parser.add_argument(
@@ -442,7 +442,7 @@ def main() -> None:
         default=50_000,
         help="windows for the numpy/numba references (at most --windows)",
     )
-    parser.add_argument("--train-windows", type=int, default=2_048, help="training windows per model")
+    parser.add_argument("--train-windows", type=int, default=1_024, help="training windows per model")
     parser.add_argument("--epochs", type=int, default=2, help="training epochs per model")
     parser.add_argument(
         "--repeats", type=int, default=5, help="timed repeats of ours per encoder row (best and median reported)"
