@@ -496,12 +496,14 @@ def plot_step(h5ad: str, output: str, title: str = "") -> None:
     names = [k[len("X_umap_"):] for k in adata.obsm if k.startswith("X_umap_")]
     has_labels = "label" in adata.obs
     ncols = 2 if has_labels else 1
-    fig, axes = plt.subplots(len(names), ncols, figsize=(5.2 * ncols, 4.2 * len(names)), squeeze=False)
     table = adata.uns.get("singlecell_metrics")
     scores = {}
     if table is not None:
         table = pd.DataFrame(table)
         scores = {r["method"]: r for _, r in table.iterrows()}
+        order = {m: i for i, m in enumerate(table["method"])}
+        names.sort(key=lambda m: order.get(m, len(order)))
+    fig, axes = plt.subplots(len(names), ncols, figsize=(5.2 * ncols, 4.2 * len(names)), squeeze=False)
     for i, name in enumerate(names):
         xy = adata.obsm[f"X_umap_{name}"]
         columns = (["label"] if has_labels else []) + [f"leiden_{name}"]
@@ -509,10 +511,11 @@ def plot_step(h5ad: str, output: str, title: str = "") -> None:
             ax = axes[i, j]
             cats = adata.obs[col].astype(str)
             levels = sorted(cats.unique(), key=lambda s: (len(s), s))
-            cmap = plt.get_cmap("tab20", max(len(levels), 1))
+            cmap = plt.get_cmap("tab10" if len(levels) <= 10 else "tab20")
+            size = float(np.clip(4000 / max(adata.n_obs, 1), 3, 40))
             for c, level in enumerate(levels):
                 sel = (cats == level).to_numpy()
-                ax.scatter(xy[sel, 0], xy[sel, 1], s=6, color=cmap(c), label=level if len(levels) <= 20 else None, linewidths=0)
+                ax.scatter(xy[sel, 0], xy[sel, 1], s=size, color=cmap(c % cmap.N), label=level if len(levels) <= 20 else None, linewidths=0)
             r = scores.get(name)
             extra = ""
             if r is not None:
@@ -523,8 +526,8 @@ def plot_step(h5ad: str, output: str, title: str = "") -> None:
             if col == "label" and len(levels) <= 20:
                 ax.legend(fontsize=6, markerscale=2, loc="best", frameon=False)
     if title:
-        fig.suptitle(title)
-    fig.tight_layout()
+        fig.suptitle(title, y=0.999)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / (4.2 * len(names))))
     Path(output).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(output, dpi=90)
     plt.close(fig)

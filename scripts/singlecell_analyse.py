@@ -1,0 +1,26 @@
+"""UMAP, Leiden clusters and metrics of every embedding and graph of a dataset (rule singlecell_analyse)."""
+
+from genomelearn.singlecell.pipeline import analyse_step
+from genomelearn.workflow import get_logger, run_script
+
+
+def main(smk):
+    s = smk.params.settings
+    analyse_step(
+        smk.wildcards.dataset,
+        smk.input.cells,
+        smk.input.first,
+        smk.input.graphs,
+        smk.params.methods,
+        smk.output.h5ad,
+        smk.output.metrics,
+        k=s["n_neighbors"],
+        resolution=s["leiden_resolution"],
+        min_dist=s["umap_min_dist"],
+        seed=s["seed"],
+        silhouette_cells=s["silhouette_max_cells"],
+        log=get_logger().info,
+    )
+
+
+run_script(main, snakemake)  # noqa: F821 - injected by Snakemake
