@@ -33,10 +33,12 @@ CHECKPOINT = f"{MODEL_DIR}/checkpoint/last.pt"
 TRAIN_LOG = f"logs/introgression/{DATASET}/train_cnn_blocks.log"
 
 
-def snakemake_cmd(workdir: Path, *args: str) -> list[str]:
-    """``python -m snakemake -s <repo>/Snakefile --directory workdir --configfile cluster_tiny.yaml *args``."""
+def snakemake_cmd(workdir: Path, *args: str, targets: tuple[str, ...] = ()) -> list[str]:
+    """``python -m snakemake -s <repo>/Snakefile --directory workdir <targets> --configfile
+    cluster_tiny.yaml *args`` (targets first: options such as --configfile, --forcerun or
+    --set-threads take several values and would swallow them)."""
     return [
-        sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "--directory", str(workdir),
+        sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "--directory", str(workdir), *targets,
         "--configfile", str(CONFIG), *args,
     ]
 
@@ -81,6 +83,20 @@ def wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen | None
 
 def log_contains(path: Path, text: str) -> bool:
     return text in tail(path, 10**7)
+
+
+def mtime_ns(path: Path) -> int:
+    """Modification time of ``path`` in ns (0 if it does not exist)."""
+    try:
+        return Path(path).stat().st_mtime_ns
+    except FileNotFoundError:
+        return 0
+
+
+def epoch_checkpointed(workdir: Path, epoch: int, previous_mtime: int) -> bool:
+    """True once the training log reports ``epoch`` and the checkpoint written right after that
+    epoch is on disk (newer than ``previous_mtime``): a signal sent now lands in the next epoch."""
+    return log_contains(Path(workdir) / TRAIN_LOG, f"epoch {epoch}: train_loss") and mtime_ns(Path(workdir) / CHECKPOINT) > previous_mtime
 
 
 def training_pids(root_pid: int) -> list[int]:
