@@ -203,7 +203,7 @@ def require_slurm() -> None:
     """Skip when no SLURM is reachable, except in CI (CI=true), where that is a failure."""
     if slurm_up():
         return
-    message = f"no SLURM controller reachable (start one with: sudo {START_SLURM.relative_to(REPO)})"
+    message = f"no SLURM controller reachable (start one as root with: bash {START_SLURM.relative_to(REPO)})"
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         pytest.fail(message + " -- CI must start SLURM before pytest")
     pytest.skip(message)
