@@ -43,11 +43,19 @@ def snakemake_cmd(workdir: Path, *args: str, targets: tuple[str, ...] = ()) -> l
     ]
 
 
+def clean_env(env: dict | None = None) -> dict:
+    """The environment of the calling process without its GENOMELEARN_SLURM_* site settings (the
+    tests set those they need explicitly), plus ``env``."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("GENOMELEARN_SLURM_")}
+    return {**base, **(env or {})}
+
+
+
 def start(cmd: list[str], log_path: Path, env: dict | None = None) -> subprocess.Popen:
-    """Start ``cmd`` in the background, stdout and stderr to ``log_path``."""
+    """Start ``cmd`` in the background (environment: :func:`clean_env`), output to ``log_path``."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     fh = open(log_path, "w")
-    return subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, text=True)
+    return subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=clean_env(env), text=True)
 
 
 def run(cmd: list[str], log_path: Path, env: dict | None = None, timeout: float = 300) -> int:

@@ -1,13 +1,12 @@
 """profiles/slurm without a cluster: how it renders under its environment variables, that it covers
 every torch training rule of the workflow, and that Snakemake accepts it (dry run)."""
 
-import os
 import re
 import subprocess
 
 import pytest
 
-from tests.slurm.cluster import REPO, TRAIN_RULE, profile_settings, snakemake_cmd
+from tests.slurm.cluster import REPO, TRAIN_RULE, clean_env, profile_settings, snakemake_cmd
 
 PROFILE = REPO / "profiles" / "slurm"
 
@@ -87,7 +86,7 @@ def test_snakemake_applies_the_profile(tmp_path):
     env_cmd = snakemake_cmd(tmp_path, "--profile", str(PROFILE), "--workflow-profile", "none", "--dry-run")
     out = subprocess.run(
         env_cmd, capture_output=True, text=True, timeout=300,
-        env={**os.environ, "GENOMELEARN_SLURM_GPU_REQUEST": "gres", "GENOMELEARN_SLURM_TRAIN_CPUS": "3"},
+        env=clean_env({"GENOMELEARN_SLURM_GPU_REQUEST": "gres", "GENOMELEARN_SLURM_TRAIN_CPUS": "3"}),
     )
     assert out.returncode == 0, out.stderr[-3000:]
     text = out.stdout + out.stderr

@@ -3,7 +3,8 @@
 Needs a SLURM controller (tests/slurm/start-slurm.sh starts a single-node one with partitions
 `main` (default) and `gpu`, a fake GPU and no accounting); skipped without one, except in CI.
 
-One workflow run, checked from SLURM's own records (scontrol/squeue) and from the sbatch calls:
+The workflow, run twice, checked from SLURM's own records (scontrol/squeue), the sbatch calls and
+the job logs:
 
 1. `snakemake --profile profiles/slurm` on the tiny config (GPU request style `gpus`); once the CNN
    has finished its first epoch, `scancel --signal=TERM` on its SLURM job (what SLURM sends at a
@@ -23,7 +24,6 @@ import pandas as pd
 import pytest
 
 from tests.slurm.cluster import (
-    HISTORY,
     PREDICTIONS,
     REPO,
     TRAIN_LOG,
