@@ -107,7 +107,8 @@ def test_ends_encoding_hides_length():
     model = build_model("ends_cnn").eval()
     src = ReadSource(arr, "ends_cnn")
     x, m, s = src.get(np.arange(3))
-    assert x.shape == (3, 9, 18) and s.shape == (3, 0) and bool(m.all())
+    assert x.shape == (3, 7, 18) and s.shape == (3, 0) and bool(m.all())
+    assert x[0, 0, 0] == 1 and x[0, 2, 0] == 1  # reference C, C->T at the 5' end
     with torch.no_grad():
         out = model(x, m, s)
     torch.testing.assert_close(out[0], out[1])

@@ -8,20 +8,24 @@ to an even length so that max-pooling sees whole pairs); padded positions are al
 masked out by the model.
 
 The ``ends_cnn`` variant sees only the ``ends`` first and ``ends`` last bases of every read (2·ends
-positions, overlapping for reads shorter than that, never padded), with the damage channels and no
-length input: read and fragment length are invisible to it, so it cannot separate the classes by
-length, which in the default data differs between ancient (merged, short) and modern (long
-paired-end inserts, fixed read lengths) libraries for technical reasons a real contaminant in an
-ancient library does not share.
+positions, overlapping for reads shorter than that, never padded) and no length input: read and
+fragment length are invisible to it, so it cannot separate the classes by length, which in the
+default data differs between ancient (merged, short) and modern (long paired-end inserts, fixed
+read lengths) libraries for technical reasons a real contaminant in an ancient library does not
+share. It sees no read bases either, only where the reference has a C or a G and the mismatches
+(a learned PMD score): with one-hot bases it memorises the mtDNA haplotype of the single ancient
+training individual and generalises worse to new individuals (tested on the default data).
 
 Channels (channels-first for Conv1d):
-    0–3  one-hot read base A, C, G, T (all zero for N and padding)        [both models]
+    0–3  one-hot read base A, C, G, T (all zero for N and padding)        [read_cnn, damage_cnn]
     4    C→T: reference C, read T                                           [damage-aware]
     5    G→A: reference G, read A                                           [damage-aware]
     6    any other mismatch to the reference (both bases ACGT)              [damage-aware]
     7    exp(−d5 / 5), d5 = distance (bp) from the read's 5' end            [damage-aware]
     8    exp(−d3 / 5), d3 = distance (bp) from the read's 3' end            [damage-aware]
-Scalars (damage-aware only): standardised log fragment length.
+Scalars (damage_cnn only): standardised log fragment length.
+ends_cnn channels: 0 reference C, 1 reference G (reference base of a read base: the read base
+where it matches, else the C of a C→T or the G of a G→A), then channels 4–8 above as 2–6.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from genomelearn.adna.reads import CODE_LUT, GAP, A, C, G, N, T
 
 PAD = 6  # base code of padding positions (codes 0-3 ACGT, 4 N)
 DAMAGE_NONE, DAMAGE_CT, DAMAGE_GA, DAMAGE_OTHER, DAMAGE_UNALIGNED = 0, 1, 2, 3, 4
-N_CHANNELS = {"read_cnn": 4, "damage_cnn": 9, "ends_cnn": 9}
+N_CHANNELS = {"read_cnn": 4, "damage_cnn": 9, "ends_cnn": 7}
 N_SCALARS = {"read_cnn": 0, "damage_cnn": 1, "ends_cnn": 0}
 POSITION_SCALE = 5.0
 
@@ -176,28 +180,33 @@ class ReadSource:
         lb = max(lb, 2)
         bases = a.bases[indices, :lb]
         b = len(indices)
-        channels = N_CHANNELS[self.kind]
-        x = np.zeros((b, lb, channels), dtype=np.float32)
-        onehot = np.zeros((7, 4), dtype=np.float32)
-        onehot[np.arange(4), np.arange(4)] = 1.0
-        x[:, :, :4] = onehot[bases]
+        x = np.zeros((b, lb, N_CHANNELS[self.kind]), dtype=np.float32)
         mask = bases != PAD
-        if kind_has_damage(self.kind):
-            dmg = a.damage[indices, :lb]
+        dmg = a.damage[indices, :lb]
+        if self.kind == "ends_cnn":
+            # no read bases: where the reference has a C or a G, the mismatches, and positions of
+            # the columns (j < ends: base j from the 5' end; j >= ends: base 2·ends−1−j from the
+            # 3' end), none of which depends on the read length
+            x[:, :, 0] = ((bases == C) & (dmg == DAMAGE_NONE)) | (dmg == DAMAGE_CT)
+            x[:, :, 1] = ((bases == G) & (dmg == DAMAGE_NONE)) | (dmg == DAMAGE_GA)
+            x[:, :, 2] = dmg == DAMAGE_CT
+            x[:, :, 3] = dmg == DAMAGE_GA
+            x[:, :, 4] = dmg == DAMAGE_OTHER
+            j = np.arange(lb)
+            x[:, :, 5] = np.where(j < a.ends, np.exp(-j / POSITION_SCALE), 0.0)[None, :]
+            x[:, :, 6] = np.where(j >= a.ends, np.exp(-(2 * a.ends - 1 - j) / POSITION_SCALE), 0.0)[None, :]
+        else:
+            onehot = np.zeros((7, 4), dtype=np.float32)
+            onehot[np.arange(4), np.arange(4)] = 1.0
+            x[:, :, :4] = onehot[bases]
+        if self.kind == "damage_cnn":
             x[:, :, 4] = dmg == DAMAGE_CT
             x[:, :, 5] = dmg == DAMAGE_GA
             x[:, :, 6] = dmg == DAMAGE_OTHER
-            if a.ends:
-                # column j < ends is base j from the 5' end, column j >= ends base 2·ends−1−j from
-                # the 3' end: position channels that do not depend on the read length
-                j = np.arange(lb)
-                x[:, :, 7] = np.where(j < a.ends, np.exp(-j / POSITION_SCALE), 0.0)[None, :]
-                x[:, :, 8] = np.where(j >= a.ends, np.exp(-(2 * a.ends - 1 - j) / POSITION_SCALE), 0.0)[None, :]
-            else:
-                rl = a.read_length[indices]
-                src = source_positions(rl, lb, a.max_length)
-                x[:, :, 7] = np.exp(-src / POSITION_SCALE) * mask
-                x[:, :, 8] = np.exp(-(rl[:, None] - 1 - src) / POSITION_SCALE) * mask
+            rl = a.read_length[indices]
+            src = source_positions(rl, lb, a.max_length)
+            x[:, :, 7] = np.exp(-src / POSITION_SCALE) * mask
+            x[:, :, 8] = np.exp(-(rl[:, None] - 1 - src) / POSITION_SCALE) * mask
         if N_SCALARS[self.kind]:
             scalars = ((np.log(np.maximum(a.length[indices], 1)) - self.length_mean) / self.length_std)[:, None]
         else:

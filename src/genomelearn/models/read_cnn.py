@@ -7,8 +7,9 @@ the fixed-length original is replaced by masked global max- and mean-pooling ove
 positions. The output is therefore identical whatever the amount of padding (tested). The
 damage-aware variant is the same network with 9 input channels (bases, C→T / G→A / other mismatch
 indicators, distances from both ends) and the log fragment length concatenated before the dense
-layer (see :mod:`genomelearn.adna.features`). The ends-only variant (``ends_cnn``) is the
-damage-aware network without the length input, fed only the first and last bases of each read.
+layer (see :mod:`genomelearn.adna.features`). The ends-only variant (``ends_cnn``, 7 channels) is
+the same network fed only the first and last bases of each read, as reference-C/G, mismatch and
+position channels, without read bases or length (a learned, length-blind PMD score).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ class ReadCNN(nn.Module):
     """Masked 1-D CNN over one read.
 
     Args:
-        in_channels: input channels (4 for one-hot bases, 9 for the damage-aware variant).
+        in_channels: input channels (4 one-hot bases; 9 damage-aware; 7 ends-only).
         n_scalars: per-read scalar features concatenated after pooling (0 or 1).
         filters: convolution filters (32 in the course model).
         kernel_size: convolution width (5).
