@@ -2,107 +2,52 @@
 # -> individual-level splits -> PMD-score and length-only baselines, read CNNs -> metrics (all and
 # length-matched) -> threshold at a target FPR -> decontaminated BAMs, contamination estimates,
 # comparison with PMDtools. Results under results/ancient_dna/.
-from pathlib import Path as _AdnaPath
+from genomelearn.adna import workflow_support as adna_support
+from genomelearn.adna.samplesheet import load_sample_sheet as adna_load_sheet
 
 ADNA = config.get("ancient_dna", {})
-ADNA_DIR = "results/ancient_dna"
-ADNA_MODELS = ["read_cnn", "damage_cnn", "ends_cnn"]
+ADNA_DIR = adna_support.RESULTS
+ADNA_MODELS = adna_support.MODELS
 ADNA_SAMPLE_RE = "[A-Za-z0-9][A-Za-z0-9._-]*"
-
-
-def _adna_sheet_path():
-    path = _AdnaPath(ADNA.get("sample_sheet", "config/ancient_samples.tsv"))
-    if not path.exists() and not path.is_absolute():
-        path = _AdnaPath(workflow.basedir) / path
-    return path
-
-
-def _adna_load_sheet():
-    from genomelearn.adna.samplesheet import load_sample_sheet
-
-    path = _adna_sheet_path()
+ADNA_DECON_MODEL = ADNA.get("decontamination", {}).get("model", "ends_cnn")
+ADNA_SHEET_PATH = adna_support.sheet_path(ADNA, workflow.basedir)
+ADNA_SHEET = None
+ADNA_SAMPLES = []
+if analysis_enabled("ancient_dna"):
     try:
-        sheet = load_sample_sheet(path)
+        ADNA_SHEET = adna_load_sheet(ADNA_SHEET_PATH)
     except InputError as exc:
         raise WorkflowError(str(exc))
     validate(
-        sheet, workflow.source_path("../config/schemas/ancient_samples.schema.yaml")
+        ADNA_SHEET,
+        workflow.source_path("../config/schemas/ancient_samples.schema.yaml"),
     )
-    return sheet
+    ADNA_SAMPLES = list(ADNA_SHEET["sample"])
 
-
-ADNA_SHEET = _adna_load_sheet() if analysis_enabled("ancient_dna") else None
-ADNA_SAMPLES = list(ADNA_SHEET["sample"]) if ADNA_SHEET is not None else []
-
-
-def adna_bam(wildcards):
-    return input_path(ADNA_SHEET.loc[wildcards.sample, "bam"])
-
-
-def adna_reference(wildcards):
-    ref = ADNA_SHEET.loc[wildcards.sample, "reference"]
-    return input_path(ref) if ref else []
-
-
-def adna_index(wildcards):
-    """The BAM's own index when it has one; else one built under results/ (mirror is read-only),
-    unless missing_index is "error" (then the extraction step reports the missing index).
-    """
-    from genomelearn.adna.bamcheck import find_index
-
-    existing = find_index(adna_bam(wildcards))
-    if existing is not None:
-        return str(existing)
-    if ADNA.get("missing_index", "build") == "build":
-        return ADNA_DIR + f"/index/{wildcards.sample}.bam.bai"
-    return []
-
-
-def adna_reads(wildcards=None):
-    return expand(ADNA_DIR + "/reads/{sample}.parquet", sample=ADNA_SAMPLES)
-
-
-def adna_training(wildcards):
-    return training_settings(ADNA.get("models", {}).get("training"))
-
-
-def adna_pmdtools_inputs(wildcards):
-    files = {}
-    for name, spec in ADNA.get("pmdtools", {}).items():
-        files[f"{name}_input"] = input_path(spec["input"])
-        files[f"{name}_filtered"] = input_path(spec["filtered"])
-        if spec.get("reference"):
-            files[f"{name}_reference"] = input_path(spec["reference"])
-        if name in ADNA_SAMPLES:
-            files[f"{name}_authentic"] = ADNA_DIR + f"/{name}.authentic.bam"
-    return files
-
-
-def adna_targets():
-    targets = [
-        ADNA_DIR + "/metrics.tsv",
-        ADNA_DIR + "/contamination.tsv",
-        ADNA_DIR + "/damage_summary.tsv",
-        ADNA_DIR + "/plots/damage_overview.png",
-        ADNA_DIR + "/plots/lengths.png",
-        ADNA_DIR + "/plots/roc_all.png",
-    ]
-    targets += expand(ADNA_DIR + "/{sample}.authentic.bam", sample=ADNA_SAMPLES)
-    targets += expand(ADNA_DIR + "/damage/{sample}.png", sample=ADNA_SAMPLES)
-    if ADNA.get("pmdtools"):
-        targets.append(ADNA_DIR + "/pmdtools_comparison.tsv")
-    return targets
-
+adna_bam = lambda wc: adna_support.bam(ADNA_SHEET, wc.sample, input_path)
+adna_reference = lambda wc: adna_support.reference(ADNA_SHEET, wc.sample, input_path)
+adna_index = lambda wc: adna_support.index(
+    ADNA_SHEET, wc.sample, input_path, ADNA.get("missing_index", "build")
+)
+adna_training = lambda wc: training_settings(
+    {
+        **ADNA.get("models", {}).get("training", {}),
+        **ADNA.get("models", {}).get("overrides", {}).get(wc.model, {}),
+    }
+)
+adna_pmdtools_inputs = lambda wc: adna_support.pmdtools_inputs(
+    ADNA, ADNA_SAMPLES, input_path
+)
 
 if analysis_enabled("ancient_dna"):
-    ALL_TARGETS.extend(adna_targets())
+    ALL_TARGETS.extend(adna_support.targets(ADNA, ADNA_SAMPLES))
 
 
 rule ancient_dna_index:
     input:
         bam=adna_bam,
     output:
-        bai=ADNA_DIR + "/index/{sample}.bam.bai",
+        bai=f"{ADNA_DIR}/index/{{sample}}.bam.bai",
     log:
         "logs/ancient_dna/index/{sample}.log",
     benchmark:
@@ -121,15 +66,15 @@ rule ancient_dna_extract:
         index=adna_index,
         reference=adna_reference,
     output:
-        reads=ADNA_DIR + "/reads/{sample}.parquet",
+        reads=f"{ADNA_DIR}/reads/{{sample}}.parquet",
         damage=report(
-            ADNA_DIR + "/damage/{sample}.tsv",
+            f"{ADNA_DIR}/damage/{{sample}}.tsv",
             caption="../report/ancient_dna/damage_table.rst",
             category="Ancient DNA",
             subcategory="Damage tables",
         ),
-        lengths=ADNA_DIR + "/lengths/{sample}.tsv",
-        summary=ADNA_DIR + "/extraction/{sample}.json",
+        lengths=f"{ADNA_DIR}/lengths/{{sample}}.tsv",
+        summary=f"{ADNA_DIR}/extraction/{{sample}}.json",
     log:
         "logs/ancient_dna/extract/{sample}.log",
     benchmark:
@@ -147,25 +92,25 @@ rule ancient_dna_extract:
 
 rule ancient_dna_overview:
     input:
-        damage=expand(ADNA_DIR + "/damage/{sample}.tsv", sample=ADNA_SAMPLES),
-        lengths=expand(ADNA_DIR + "/lengths/{sample}.tsv", sample=ADNA_SAMPLES),
-        summaries=expand(ADNA_DIR + "/extraction/{sample}.json", sample=ADNA_SAMPLES),
-        sheet=_adna_sheet_path(),
+        damage=expand(f"{ADNA_DIR}/damage/{{sample}}.tsv", sample=ADNA_SAMPLES),
+        lengths=expand(f"{ADNA_DIR}/lengths/{{sample}}.tsv", sample=ADNA_SAMPLES),
+        summaries=expand(f"{ADNA_DIR}/extraction/{{sample}}.json", sample=ADNA_SAMPLES),
+        sheet=ADNA_SHEET_PATH,
     output:
         summary=report(
-            ADNA_DIR + "/damage_summary.tsv",
+            f"{ADNA_DIR}/damage_summary.tsv",
             caption="../report/ancient_dna/damage_summary.rst",
             category="Ancient DNA",
             subcategory="Overview",
         ),
         damage=report(
-            ADNA_DIR + "/plots/damage_overview.png",
+            f"{ADNA_DIR}/plots/damage_overview.png",
             caption="../report/ancient_dna/damage_overview.rst",
             category="Ancient DNA",
             subcategory="Overview",
         ),
         lengths=report(
-            ADNA_DIR + "/plots/lengths.png",
+            f"{ADNA_DIR}/plots/lengths.png",
             caption="../report/ancient_dna/lengths.rst",
             category="Ancient DNA",
             subcategory="Overview",
@@ -177,7 +122,9 @@ rule ancient_dna_overview:
                 category="Ancient DNA",
                 subcategory="Damage profiles",
             )
-            for path in expand(ADNA_DIR + "/damage/{sample}.png", sample=ADNA_SAMPLES)
+            for path in expand(
+                f"{ADNA_DIR}/damage/{{sample}}.png", sample=ADNA_SAMPLES
+            )
         ],
     log:
         "logs/ancient_dna/overview.log",
@@ -191,11 +138,11 @@ rule ancient_dna_overview:
 
 rule ancient_dna_splits:
     input:
-        summaries=expand(ADNA_DIR + "/extraction/{sample}.json", sample=ADNA_SAMPLES),
-        sheet=_adna_sheet_path(),
+        summaries=expand(f"{ADNA_DIR}/extraction/{{sample}}.json", sample=ADNA_SAMPLES),
+        sheet=ADNA_SHEET_PATH,
     output:
         splits=report(
-            ADNA_DIR + "/splits.tsv",
+            f"{ADNA_DIR}/splits.tsv",
             caption="../report/ancient_dna/splits.rst",
             category="Ancient DNA",
             subcategory="Classifier",
@@ -214,11 +161,11 @@ rule ancient_dna_splits:
 
 rule ancient_dna_baselines:
     input:
-        reads=adna_reads,
-        splits=ADNA_DIR + "/splits.tsv",
-        sheet=_adna_sheet_path(),
+        reads=adna_support.reads(ADNA_SAMPLES),
+        splits=f"{ADNA_DIR}/splits.tsv",
+        sheet=ADNA_SHEET_PATH,
     output:
-        scores=ADNA_DIR + "/scores/baselines.parquet",
+        scores=f"{ADNA_DIR}/scores/baselines.parquet",
     log:
         "logs/ancient_dna/baselines.log",
     benchmark:
@@ -236,13 +183,13 @@ rule ancient_dna_baselines:
 
 rule ancient_dna_train_cnn:
     input:
-        reads=adna_reads,
-        splits=ADNA_DIR + "/splits.tsv",
-        sheet=_adna_sheet_path(),
+        reads=adna_support.reads(ADNA_SAMPLES),
+        splits=f"{ADNA_DIR}/splits.tsv",
+        sheet=ADNA_SHEET_PATH,
     output:
-        model=ADNA_DIR + "/models/{model}.pt",
-        history=ADNA_DIR + "/models/{model}_history.tsv",
-        scores=ADNA_DIR + "/scores/{model}.parquet",
+        model=f"{ADNA_DIR}/models/{{model}}.pt",
+        history=f"{ADNA_DIR}/models/{{model}}_history.tsv",
+        scores=f"{ADNA_DIR}/scores/{{model}}.parquet",
     log:
         "logs/ancient_dna/train_{model}.log",
     benchmark:
@@ -259,38 +206,38 @@ rule ancient_dna_train_cnn:
     params:
         models=ADNA.get("models", {}),
         training=adna_training,
-        checkpoint_dir=ADNA_DIR + "/models/{model}_checkpoint",
+        checkpoint_dir=f"{ADNA_DIR}/models/{{model}}_checkpoint",
     script:
         "../scripts/ancient_dna_train.py"
 
 
 rule ancient_dna_evaluate:
     input:
-        reads=adna_reads,
-        splits=ADNA_DIR + "/splits.tsv",
-        sheet=_adna_sheet_path(),
-        baselines=ADNA_DIR + "/scores/baselines.parquet",
-        cnn=expand(ADNA_DIR + "/scores/{model}.parquet", model=ADNA_MODELS),
+        reads=adna_support.reads(ADNA_SAMPLES),
+        splits=f"{ADNA_DIR}/splits.tsv",
+        sheet=ADNA_SHEET_PATH,
+        baselines=f"{ADNA_DIR}/scores/baselines.parquet",
+        cnn=expand(f"{ADNA_DIR}/scores/{{model}}.parquet", model=ADNA_MODELS),
     output:
         metrics=report(
-            ADNA_DIR + "/metrics.tsv",
+            f"{ADNA_DIR}/metrics.tsv",
             caption="../report/ancient_dna/metrics.rst",
             category="Ancient DNA",
             subcategory="Classifier",
         ),
         roc_all=report(
-            ADNA_DIR + "/plots/roc_all.png",
+            f"{ADNA_DIR}/plots/roc_all.png",
             caption="../report/ancient_dna/roc.rst",
             category="Ancient DNA",
             subcategory="Classifier",
         ),
         roc_matched=report(
-            ADNA_DIR + "/plots/roc_length_matched.png",
+            f"{ADNA_DIR}/plots/roc_length_matched.png",
             caption="../report/ancient_dna/roc.rst",
             category="Ancient DNA",
             subcategory="Classifier",
         ),
-        threshold=ADNA_DIR + "/threshold.tsv",
+        threshold=f"{ADNA_DIR}/threshold.tsv",
     log:
         "logs/ancient_dna/evaluate.log",
     benchmark:
@@ -308,16 +255,13 @@ rule ancient_dna_evaluate:
 rule ancient_dna_decontaminate:
     input:
         bam=adna_bam,
-        reads=ADNA_DIR + "/reads/{sample}.parquet",
-        scores=ADNA_DIR
-        + "/scores/"
-        + ADNA.get("decontamination", {}).get("model", "ends_cnn")
-        + ".parquet",
-        threshold=ADNA_DIR + "/threshold.tsv",
+        reads=f"{ADNA_DIR}/reads/{{sample}}.parquet",
+        scores=f"{ADNA_DIR}/scores/{ADNA_DECON_MODEL}.parquet",
+        threshold=f"{ADNA_DIR}/threshold.tsv",
     output:
-        bam=ADNA_DIR + "/{sample}.authentic.bam",
-        bai=ADNA_DIR + "/{sample}.authentic.bam.bai",
-        summary=ADNA_DIR + "/decontamination/{sample}.tsv",
+        bam=f"{ADNA_DIR}/{{sample}}.authentic.bam",
+        bai=f"{ADNA_DIR}/{{sample}}.authentic.bam.bai",
+        summary=f"{ADNA_DIR}/decontamination/{{sample}}.tsv",
     log:
         "logs/ancient_dna/decontaminate/{sample}.log",
     benchmark:
@@ -335,14 +279,14 @@ rule ancient_dna_decontaminate:
 rule ancient_dna_contamination:
     input:
         summaries=expand(
-            ADNA_DIR + "/decontamination/{sample}.tsv", sample=ADNA_SAMPLES
+            f"{ADNA_DIR}/decontamination/{{sample}}.tsv", sample=ADNA_SAMPLES
         ),
-        threshold=ADNA_DIR + "/threshold.tsv",
-        sheet=_adna_sheet_path(),
-        splits=ADNA_DIR + "/splits.tsv",
+        threshold=f"{ADNA_DIR}/threshold.tsv",
+        sheet=ADNA_SHEET_PATH,
+        splits=f"{ADNA_DIR}/splits.tsv",
     output:
         table=report(
-            ADNA_DIR + "/contamination.tsv",
+            f"{ADNA_DIR}/contamination.tsv",
             caption="../report/ancient_dna/contamination.rst",
             category="Ancient DNA",
             subcategory="Decontamination",
@@ -360,10 +304,10 @@ rule ancient_dna_contamination:
 rule ancient_dna_pmdtools:
     input:
         unpack(adna_pmdtools_inputs),
-        threshold=ADNA_DIR + "/threshold.tsv",
+        threshold=f"{ADNA_DIR}/threshold.tsv",
     output:
         table=report(
-            ADNA_DIR + "/pmdtools_comparison.tsv",
+            f"{ADNA_DIR}/pmdtools_comparison.tsv",
             caption="../report/ancient_dna/pmdtools.rst",
             category="Ancient DNA",
             subcategory="Decontamination",

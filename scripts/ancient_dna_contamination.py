@@ -13,6 +13,12 @@ def main(smk):
     table = pd.concat([pd.read_csv(p, sep="\t") for p in smk.input.summaries], ignore_index=True)
     info = sheet[["sample", "individual", "label", "library", "group"]].merge(splits, on="individual", how="left")
     table = info.merge(table, on="sample", how="right")
+    # the estimate borrows the keep rate (TPR) of the validation ancient reads: it only applies to
+    # samples of a library type and group present among the validation ancient individuals
+    val = sheet.merge(splits, on="individual")
+    val = val[(val["split"] == "validation") & (val["label"] == "ancient")]
+    comparable = set(zip(val["library"], val["group"]))
+    table["estimate_applies"] = [(lib, grp) in comparable for lib, grp in zip(table["library"], table["group"])]
     thr = pd.read_csv(smk.input.threshold, sep="\t").iloc[0]
     table["validation_tpr"] = thr["validation_tpr"]
     table["validation_fpr"] = thr["validation_fpr"]
