@@ -32,8 +32,8 @@ def pca_embedding(X, n_comps: int = 10, seed: int = 0) -> tuple[np.ndarray, np.n
     """Principal components of the cells (scikit-learn PCA).
 
     Args:
-        X: (n, p) dense float (NaN mean-imputed) or CSR (kept sparse: covariance or ARPACK solver
-            with implicit centring).
+        X: (n, p) dense float (NaN mean-imputed) or CSR (kept sparse: ARPACK solver with implicit
+            centring).
         n_comps: requested components; capped at min(p, n - 1).
         seed: random state of the ARPACK / randomized solvers.
 
@@ -44,14 +44,17 @@ def pca_embedding(X, n_comps: int = 10, seed: int = 0) -> tuple[np.ndarray, np.n
 
     n, p = X.shape
     k = max(1, min(int(n_comps), p, n - 1))
+    if sp.issparse(X) and k >= min(n, p) - 1 and n * p <= 10**7:
+        X = X.toarray()  # all components of a small matrix: exact SVD below
     if sp.issparse(X):
         X = sp.csr_matrix(X, dtype=np.float32)
-        solver = "covariance_eigh" if p <= 5000 else "arpack"
-        if solver == "arpack":
-            k = min(k, min(n, p) - 1)
     else:
         X = mean_impute(X)
-        solver = "full" if n <= p or n <= 5000 else ("covariance_eigh" if p <= 5000 else "randomized")
+    # Small dense matrices: exact SVD. Otherwise ARPACK (a few sparse mat-vec products per
+    # iteration, implicit centring for sparse input); it needs k < min(n, p).
+    solver = "full" if not sp.issparse(X) and (n <= 5000 or k >= min(n, p) - 1) else "arpack"
+    if solver == "arpack":
+        k = min(k, min(n, p) - 1)
     model = PCA(n_components=k, svd_solver=solver, random_state=seed)
     scores = model.fit_transform(X)
     return scores.astype(np.float32), model.explained_variance_ratio_

@@ -20,20 +20,21 @@ import json
 import shutil
 import time
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 import anndata as ad
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-import torch
 from scipy.sparse import csgraph
 
 from genomelearn.errors import InputError
-from genomelearn.singlecell import embed, graphs, metrics
 from genomelearn.singlecell.io import load_dataset, read_omic, read_table
 from genomelearn.singlecell.preprocess import omic_settings, preprocess_omic
-from genomelearn.training import TrainConfig
+
+if TYPE_CHECKING:  # torch, scanpy, umap and scikit-learn load only in the steps that use them
+    from genomelearn.singlecell.embed import AutoencoderSettings
+    from genomelearn.training import TrainConfig
 
 Log = Callable[[str], None]
 
@@ -124,6 +125,8 @@ def preprocess_step(
     Writes the preprocessed AnnData (``obs["label"]`` when labelled, ``uns["singlecell_omic"]``
     settings, ``obsm["X_pca"]``) and the PCA embedding as parquet.
     """
+    from genomelearn.singlecell import embed
+
     ospec = spec["omics"][omic]
     where = f"dataset {name} omic {omic}"
     meta_ids = None
@@ -170,6 +173,8 @@ def _read_aligned(h5ads: Mapping[str, str]) -> dict:
 
 def joint_pca_step(h5ads: Mapping[str, str], output: str, n_comps: int = 10, seed: int = 0, log: Log = _quiet) -> None:
     """Baseline joint embedding: PCA of the concatenated, block-scaled omics (:func:`embed.concat_pca`)."""
+    from genomelearn.singlecell import embed
+
     adatas = _read_aligned(h5ads)
     scores = embed.concat_pca([_matrix(a) for a in adatas.values()], n_comps, seed)
     write_embedding(output, next(iter(adatas.values())).obs_names, scores, "PC")
@@ -192,7 +197,7 @@ def _history_frame(result, model_name: str) -> pd.DataFrame:
 
 def autoencoder_step(
     h5ad: str,
-    settings: embed.AutoencoderSettings,
+    settings: AutoencoderSettings,
     train: TrainConfig,
     embedding_output: str,
     model_output: str,
@@ -206,6 +211,10 @@ def autoencoder_step(
     Checkpoints go to ``checkpoint_base/<hash of inputs and settings>/`` (resume after SIGTERM);
     they are removed after a successful run.
     """
+    import torch
+
+    from genomelearn.singlecell import embed
+
     adata = ad.read_h5ad(h5ad)
     X = _matrix(adata)
     likelihood = adata.uns["singlecell_omic"]["likelihood"]
@@ -226,7 +235,7 @@ def autoencoder_step(
 
 def multimodal_step(
     h5ads: Mapping[str, str],
-    settings: embed.AutoencoderSettings,
+    settings: AutoencoderSettings,
     train: TrainConfig,
     embedding_output: str,
     model_output: str,
@@ -235,6 +244,10 @@ def multimodal_step(
     log: Log = _quiet,
 ) -> None:
     """Train the multimodal autoencoder on all omics of a dataset; outputs as :func:`autoencoder_step`."""
+    import torch
+
+    from genomelearn.singlecell import embed
+
     adatas = _read_aligned(h5ads)
     cells = next(iter(adatas.values())).obs_names
     matrices = [_matrix(a) for a in adatas.values()]
@@ -288,6 +301,8 @@ def graphs_step(
     isolated_cells, components, union_edges). With several omics the table also lists each omic's
     graph at the consensus k (``graph_<omic>_k<K>``), whose edges the consensus intersects.
     """
+    from genomelearn.singlecell import graphs
+
     adatas = _read_aligned(h5ads)
     cells = next(iter(adatas.values())).obs_names
     n = len(cells)
@@ -335,6 +350,8 @@ def graphs_step(
 
 
 def _graph_row(dataset, name, omics, metric, k, graph) -> dict:
+    from genomelearn.singlecell import graphs
+
     g = sp.csr_matrix(graph)
     degree = np.diff(g.indptr)
     n_comp, _ = csgraph.connected_components(g, directed=False)
@@ -377,6 +394,8 @@ def evaluate_method(
     Returns:
         (metrics row dict, clusters (n,) str, UMAP (n, 2) float32, graph used (CSR)).
     """
+    from genomelearn.singlecell import embed, graphs, metrics
+
     if embedding is not None:
         idx, dist = graphs.euclidean_knn(embedding, k)
         graph = graphs.knn_connectivities(idx, dist, seed)

@@ -22,7 +22,6 @@ from typing import Mapping
 
 import anndata as ad
 import numpy as np
-import scanpy as sc
 import scipy.sparse as sp
 
 from genomelearn.errors import InputError
@@ -88,6 +87,8 @@ def preprocess_omic(adata: ad.AnnData, settings: Mapping, where: str = "") -> ad
         InputError: counts with negative or missing values; a bernoulli omic with values outside
             [0, 1].
     """
+    import scanpy as sc  # imported here: reading and validating inputs does not need it
+
     adata = adata.copy()
     X = adata.X
     if settings["values"] == "counts":
