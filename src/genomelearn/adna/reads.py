@@ -40,9 +40,11 @@ from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from genomelearn.adna.bamcheck import open_bam
 from genomelearn.errors import InputError
+from genomelearn.io.fasta import open_fasta
 
 # base codes used everywhere in this package
 A, C, G, T, N, GAP = 0, 1, 2, 3, 4, 5
@@ -157,8 +159,6 @@ class Reference:
     """
 
     def __init__(self, fasta_path, sample: str | None = None, bam_path=None):
-        from genomelearn.io.fasta import open_fasta
-
         self.path = Path(fasta_path)
         self.sample = sample
         self.bam_path = bam_path
@@ -628,17 +628,16 @@ class Extractor:
         if b.slow:
             self._slow_reads(b.slow, names, b.md, seq, ref, off, pos, tid, contigs, reference, rev, counts, k)
 
-        # --- molecule orientation: reverse-complement reverse-strand reads
-        idx_type = np.int32 if total < 2**31 - 1 else np.int64
-        ar = np.arange(total, dtype=idx_type)
-        rev_base = np.repeat(rev, qlen)
-        mol_idx = np.where(rev_base, np.repeat((2 * off[:-1] + qlen - 1).astype(idx_type), qlen) - ar, ar)
-        seq_m = seq[mol_idx]
-        ref_m = ref[mol_idx]
-        qual_m = qual[mol_idx]
-        if rev.any():
-            seq_m[rev_base] = COMPLEMENT_ASCII[seq_m[rev_base]]
-            ref_m[rev_base] = COMPLEMENT_ASCII[ref_m[rev_base]]
+        # --- molecule orientation: reverse-complement reverse-strand reads (forward reads copied)
+        seq_m, ref_m, qual_m = seq.copy(), ref.copy(), qual.copy()
+        ri = np.flatnonzero(rev)
+        if len(ri):
+            within = _ragged_index(np.zeros(len(ri), dtype=np.int64), qlen[ri])
+            dst = np.repeat(off[ri], qlen[ri]) + within
+            src = np.repeat(off[ri] + qlen[ri] - 1, qlen[ri]) - within
+            seq_m[dst] = COMPLEMENT_ASCII[seq[src]]
+            ref_m[dst] = COMPLEMENT_ASCII[ref[src]]
+            qual_m[dst] = qual[src]
         sc_m = CODE_LUT[seq_m]
         rc_m = CODE_LUT[ref_m]
 
@@ -839,8 +838,6 @@ def extract_to_parquet(
     Raises:
         InputError: see :class:`Extractor`.
     """
-    import pyarrow.parquet as pq
-
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(f".{out_path.name}.part")
