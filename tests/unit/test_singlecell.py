@@ -285,3 +285,19 @@ def test_leiden_and_umap_are_reproducible():
     assert np.array_equal(c1, c2) and metrics.clustering_agreement(labels, c1)["ari"] > 0.9
     u1, u2 = embed.umap_layout(g, X, seed=0), embed.umap_layout(g, X, seed=0)
     assert u1.shape == (45, 2) and np.array_equal(u1, u2)
+
+
+def test_workflow_support_methods_and_targets():
+    from genomelearn.singlecell import workflow_support as ws
+
+    sc = {"n_components": 7, "autoencoder": {"hidden": [8], "training": {"max_epochs": 2}},
+          "datasets": {"one": {"omics": {"rna": {"path": "a.h5ad"}}},
+                       "two": {"metadata": {"path": "m.tsv"}, "omics": {"rna": {"path": "r.npy"}, "atac": {"path": "a.npy"}}}}}
+    assert [m["name"] for m in ws.methods(sc, "one")] == ["pca", "ae", "graph_rna"]
+    assert [m["name"] for m in ws.methods(sc, "two")][-3:] == ["graph_consensus", "pca", "ae"]
+    assert ws.autoencoder_settings(sc, "autoencoder") == {"hidden": [8], "bottleneck": 7}
+    assert ws.training_overrides(sc, "autoencoder") == {"max_epochs": 2}
+    assert ws.settings(sc)["n_neighbors"] == 15 and ws.settings(sc)["n_components"] == 7
+    assert ws.omic_files(sc, "two", "atac", lambda p, u: "/x/" + p) == ["/x/a.npy", "/x/m.tsv"]
+    assert "results/singlecell/two/joint/ae_history.tsv" in ws.histories(sc)
+    assert len(ws.targets(sc)) == 2 * 3 + 3
