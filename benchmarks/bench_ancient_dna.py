@@ -118,11 +118,13 @@ def main() -> int:
     print()
     md_ratio = [r["mapdamage_s"] / r["ours_s"] for r in rows if r["mapdamage_s"] == r["mapdamage_s"]]
     st_ratio = [r["ours_s"] / r["samtools_s"] for r in rows]
-    flat = rows[-1]["peak_mb"] / rows[0]["peak_mb"]
+    # memory is bounded by one batch (20,000 reads): compare the two largest inputs, both above it
+    flat = rows[-1]["peak_mb"] / rows[-2]["peak_mb"] if len(rows) > 1 else 1.0
     print(f"target >= 20x mapDamage:        {'met' if md_ratio and min(md_ratio) >= 20 else 'NOT met'} "
           f"(min {min(md_ratio):.1f}x)" if md_ratio else "mapDamage not run")
     print(f"target within 5x samtools -c:   {'met' if max(st_ratio) <= 5 else 'NOT met'} (max {max(st_ratio):.1f}x)")
-    print(f"peak memory x{args.repeats[-1]} / x{args.repeats[0]}: {flat:.2f} ({'flat' if flat < 1.5 else 'NOT flat'})")
+    print(f"peak memory x{args.repeats[-1]} / x{args.repeats[-2] if len(args.repeats) > 1 else args.repeats[0]}: "
+          f"{flat:.2f} ({'flat' if flat < 1.2 else 'NOT flat'}; one batch = 20,000 reads)")
     return 0
 
 
