@@ -49,7 +49,7 @@ def intro_predictions(wildcards):
 
 
 def intro_model_training(wildcards):
-    spec = INTRO["deep_models"][wildcards.model]
+    spec = INTRO.get("deep_models", {}).get(wildcards.model, {})
     return training_settings(spec.get("training"))
 
 
@@ -194,7 +194,7 @@ rule introgression_train_classical:
         predictions=INTRO_DIR + "/models/{model}/{split}/predictions.parquet",
         model=INTRO_DIR + "/models/{model}/{split}/model.joblib",
     params:
-        settings=lambda wc: INTRO["classical_models"].get(wc.model, {}),
+        settings=lambda wc: INTRO.get("classical_models", {}).get(wc.model, {}),
         count_k=INTRO["encoding"]["count_k"],
         seed=INTRO["splits"]["seed"],
     wildcard_constraints:
@@ -224,7 +224,7 @@ rule introgression_train_deep:
     params:
         architecture=lambda wc: {
             k: v
-            for k, v in INTRO["deep_models"][wc.model].items()
+            for k, v in INTRO.get("deep_models", {}).get(wc.model, {}).items()
             if k != "training"
         },
         training=intro_model_training,
@@ -305,7 +305,7 @@ rule introgression_gene_scores:
         contigs=lambda wc: intro_dataset(wc)["contigs"],
         block_size=INTRO["splits"]["block_size"],
         seed=INTRO["splits"]["seed"],
-        classical=INTRO["classical_models"],
+        classical=INTRO.get("classical_models", {}),
     threads: 2
     log:
         "logs/introgression/{dataset}/gene_scores.log",
@@ -346,7 +346,7 @@ rule introgression_interpret:
         ),
     params:
         interpret=INTRO["interpret"],
-        architecture=INTRO["deep_models"]["bilstm"],
+        architecture=INTRO.get("deep_models", {}).get("bilstm", {}),
         token_k=INTRO["encoding"]["token_k"],
         count_k=INTRO["encoding"]["count_k"],
         seed=INTRO["splits"]["seed"],

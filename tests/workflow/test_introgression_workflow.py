@@ -1,0 +1,109 @@
+"""End to end: the introgression workflow on a tiny config of the real data, and its bad-input paths."""
+
+import gzip
+import shutil
+
+import pandas as pd
+import pytest
+import yaml
+
+from tests.workflow.helpers import REPO, run_snakemake
+
+CONFIG = REPO / "tests" / "workflow" / "configs" / "introgression_tiny.yaml"
+pytestmark = pytest.mark.workflow
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, data_mirror):
+    workdir = tmp_path_factory.mktemp("introgression")
+    result = run_snakemake(workdir, CONFIG, "introgression")
+    assert result.returncode == 0, result.stderr[-4000:]
+    return workdir
+
+
+def test_outputs_and_metrics(finished_run):
+    out = finished_run / "results" / "introgression" / "tiny"
+    metrics = pd.read_csv(out / "metrics.tsv", sep="\t")
+    assert list(metrics.columns[:8]) == ["model", "split", "n_train", "n_test", "accuracy", "balanced_accuracy", "auroc", "auprc"]
+    assert set(metrics["model"]) == {"gc_logreg", "kmer_logreg", "kmer_mlp", "random_forest", "cnn", "bilstm"}
+    assert set(metrics["split"]) == {"blocks", "random"}
+    assert metrics["auroc"].between(0, 1).all() and (metrics["n_test"] > 0).all()
+    leakage = pd.read_csv(out / "leakage.tsv", sep="\t").set_index("split")
+    # the random split puts test windows next to training windows; the blocks split does not
+    assert leakage.loc["random", "share_test_within_1000bp_of_train"] > leakage.loc["blocks", "share_test_within_1000bp_of_train"]
+    assert leakage.loc["blocks", "share_test_within_1000bp_of_train"] == 0
+    assert leakage.loc["blocks", "test_blocks_shared_with_train"] == 0
+    genes = pd.read_csv(out / "gene_scores.tsv", sep="\t")
+    assert {"gene_name", "chrom", "start", "end", "n_windows", "mean_probability", "max_probability"} <= set(genes.columns)
+    assert genes["mean_probability"].between(0, 1).all() and len(genes) > 50
+    kmers = pd.read_csv(out / "interpret" / "top_kmers.tsv", sep="\t")
+    assert set(kmers["method"]) == {"bilstm_attribution", "random_forest_importance"}
+    assert (out / "figures" / "interpret" / "kmer_embeddings.png").exists()
+    windows = pd.read_parquet(out / "windows.parquet")
+    assert list(windows.columns[:8]) == ["chrom", "start", "end", "label", "gc", "n_fraction", "repeat_fraction", "block"]
+
+
+def test_rerun_is_reproducible(finished_run, tmp_path):
+    """A second run from scratch gives identical predictions on CPU."""
+    again = tmp_path / "again"
+    result = run_snakemake(again, CONFIG, "results/introgression/tiny/models/cnn/blocks/predictions.parquet")
+    assert result.returncode == 0, result.stderr[-3000:]
+    rel = "results/introgression/tiny/models/cnn/blocks/predictions.parquet"
+    pd.testing.assert_frame_equal(pd.read_parquet(finished_run / rel), pd.read_parquet(again / rel))
+
+
+def test_report_builds(finished_run):
+    result = run_snakemake(finished_run, CONFIG, "introgression", "--report", "report.html")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (finished_run / "report.html").stat().st_size > 10_000
+
+
+def _config_with(tmp_path, **changes):
+    cfg = yaml.safe_load(CONFIG.read_text())
+    ds = cfg["introgression"]["datasets"]["tiny"]
+    ds.update(changes)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_config_typo_fails_before_running(tmp_path, data_mirror):
+    cfg = yaml.safe_load(CONFIG.read_text())
+    cfg["introgression"]["windows"]["lenght"] = 100
+    path = tmp_path / "typo.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    result = run_snakemake(tmp_path / "wd", path, "introgression", "-n")
+    assert result.returncode != 0
+    assert "lenght" in result.stderr
+
+
+def test_malformed_bed_names_file_and_line_and_leaves_no_output(tmp_path, data_mirror):
+    bad = tmp_path / "bad.bed"
+    bad.write_text("chr22\t20000000\t20100000\nchr22\t30000000\t29000000\n")
+    path = _config_with(tmp_path, introgressed={"source": "bed", "path": str(bad)})
+    workdir = tmp_path / "wd"
+    result = run_snakemake(workdir, path, "results/introgression/tiny/regions.bed")
+    assert result.returncode != 0
+    assert "bad.bed line 2: end 29000000 < start 30000000" in result.stderr
+    assert not (workdir / "results" / "introgression" / "tiny" / "regions.bed").exists()
+
+
+def test_unknown_contig_and_missing_input(tmp_path, data_mirror):
+    path = _config_with(tmp_path, contigs=["chr99"])
+    result = run_snakemake(tmp_path / "wd", path, "results/introgression/tiny/regions.bed")
+    assert result.returncode != 0 and "chr99" in result.stderr
+    path = _config_with(tmp_path, deserts={"path": "no/such/deserts.bed"})
+    result = run_snakemake(tmp_path / "wd2", path, "introgression", "-n")
+    assert result.returncode != 0
+    assert "no/such/deserts.bed" in result.stderr and "tried" in result.stderr
+
+
+def test_fasta_without_index_fails_clearly(tmp_path, data_mirror):
+    fa = tmp_path / "ref.fa.gz"
+    shutil.copy(data_mirror / "introgression/reference/hg19_chr22_EPO_subset.fa.gz", fa)
+    path = _config_with(tmp_path, reference={"path": str(fa)})
+    workdir = tmp_path / "wd"
+    result = run_snakemake(workdir, path, "results/introgression/tiny/windows.parquet")
+    assert result.returncode != 0
+    assert "no index" in result.stderr and "ref.fa.gz" in result.stderr
+    assert not (workdir / "results/introgression/tiny/windows.parquet").exists()
