@@ -28,6 +28,8 @@ def main(smk):
                     "n_train": int((pred["split"] == "train").sum()),
                     "n_test": metrics["n"],
                     **{k: metrics[k] for k in ("accuracy", "balanced_accuracy", "auroc", "auprc")},
+                    # share of introgressed test windows: the AUPRC of a random ranking
+                    "auprc_chance": float(test["label"].mean()),
                 }
             )
             curves[model] = (test["label"].to_numpy(), test["score"].to_numpy())
