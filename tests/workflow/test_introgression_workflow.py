@@ -74,7 +74,7 @@ def test_config_typo_fails_before_running(tmp_path, data_mirror):
     path.write_text(yaml.safe_dump(cfg))
     result = run_snakemake(tmp_path / "wd", path, "introgression", "-n")
     assert result.returncode != 0
-    assert "lenght" in result.stderr
+    assert "lenght" in result.stdout + result.stderr
 
 
 def test_malformed_bed_names_file_and_line_and_leaves_no_output(tmp_path, data_mirror):
@@ -95,7 +95,8 @@ def test_unknown_contig_and_missing_input(tmp_path, data_mirror):
     path = _config_with(tmp_path, deserts={"path": "no/such/deserts.bed"})
     result = run_snakemake(tmp_path / "wd2", path, "introgression", "-n")
     assert result.returncode != 0
-    assert "no/such/deserts.bed" in result.stderr and "tried" in result.stderr
+    output = result.stdout + result.stderr
+    assert "no/such/deserts.bed" in output and "tried" in output
 
 
 def test_fasta_without_index_fails_clearly(tmp_path, data_mirror):

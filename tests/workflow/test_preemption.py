@@ -80,13 +80,15 @@ def test_interrupted_training_resumes_to_identical_model(tmp_path, data_mirror):
 
     # 2. rerun: resumes inside epoch 2; stopped again by SIGUSR1 during its third epoch
     second = _interrupt_training(workdir, logs, "2_sigusr1", after_epoch=2, sig=signal.SIGUSR1)
-    assert _resumed(second)[0] == 1 and _resumed(second)[1] > 0, second  # mid-epoch
+    # the batch the signal lands on is a race (it may arrive before the first batch of the epoch);
+    # a deterministic mid-epoch resume is tested in tests/unit/test_training.py
+    assert _resumed(second)[0] == 1 and _resumed(second)[1] >= 0, second
 
     # 3. rerun to the end: resumes from epoch 2
     rc = run(snakemake_cmd(workdir, *LOCAL, targets=(PREDICTIONS,)), logs / "3_resume.log", timeout=240)
     assert rc == 0, tail(logs / "3_resume.log")
     third = tail(workdir / TRAIN_LOG, 10**6)
-    assert _resumed(third)[0] == 2 and _resumed(third)[1] > 0, third
+    assert _resumed(third)[0] == 2 and _resumed(third)[1] >= 0, third
     history = pd.read_csv(workdir / HISTORY, sep="\t")
     assert history["epoch"].tolist() == [1, 2, 3, 4, 5, 6]
     assert history["resumed_from_epoch"].iloc[0] == 2
