@@ -8,9 +8,10 @@ runs in its own process (so the peak RSS is that size's own). Per size:
   per million cells, beside the target of 45 s (scVI's reported GPU pace, Lopez et al. 2018);
 * ``pca_s`` — scikit-learn PCA (10 components) of the same sparse matrix, the baseline embedding;
 * ``umap_s`` — kNN + fuzzy graph + UMAP layout of the 10-d autoencoder embedding, as the workflow
-  does (``--umap-sizes``), and ``umap_learn_s`` — ``umap.UMAP().fit_transform`` of the same
-  embedding (the plain umap-learn baseline; ``--baseline-umap-sizes``); both after a small warm-up
-  run, so that numba compilation is not timed;
+  does (``--umap-sizes``; the exact kNN query on ``--threads`` threads, as the rules' ``knn_threads``),
+  and ``umap_learn_s`` — ``umap.UMAP(random_state=0).fit_transform`` of the same embedding (the plain
+  umap-learn baseline, single-threaded because it is seeded; ``--baseline-umap-sizes``); both after a
+  small warm-up run, so that numba compilation is not timed;
 * ``peak_rss_gb`` vs ``dense_gb`` (the size the full matrix would take densified, float32).
 
 Usage: python benchmarks/bench_singlecell.py [--sizes 10000 100000 1000000] [--device cpu|cuda]
@@ -91,7 +92,7 @@ def worker(n_cells: int, device: str, umap: bool, baseline_umap: bool, threads: 
             umap_learn.UMAP(n_neighbors=15, random_state=0, n_epochs=10).fit_transform(small)
     if umap:
         start = time.perf_counter()
-        idx, dist = graphs.euclidean_knn(emb, 15)
+        idx, dist = graphs.euclidean_knn(emb, 15, n_jobs=threads)
         g = graphs.knn_connectivities(idx, dist)
         embed.umap_layout(g, emb)
         out["umap_s"] = time.perf_counter() - start

@@ -98,6 +98,7 @@ rule singlecell_graphs:
         f"{SC_BENCH}/singlecell_graphs.tsv"
     conda:
         "../envs/singlecell.yaml"
+    threads: SC_SETTINGS["knn_threads"]
     params:
         n_neighbors=SC_SETTINGS["n_neighbors"],
         min_omics=SC_SETTINGS["consensus_min_omics"],
@@ -172,6 +173,7 @@ rule singlecell_analyse:
         f"{SC_BENCH}/singlecell_analyse.tsv"
     conda:
         "../envs/singlecell.yaml"
+    threads: SC_SETTINGS["knn_threads"]
     params:
         methods=lambda wc: sc_support.methods(SC, wc.dataset),
         settings=SC_SETTINGS,

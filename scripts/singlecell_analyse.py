@@ -20,6 +20,7 @@ def main(smk):
         seed=s["seed"],
         silhouette_cells=s["silhouette_max_cells"],
         log=get_logger().info,
+        n_jobs=smk.threads,
     )
 
 

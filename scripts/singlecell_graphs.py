@@ -17,6 +17,7 @@ def main(smk):
         block_size=smk.params.block_size,
         seed=smk.params.seed,
         log=get_logger().info,
+        n_jobs=smk.threads,
     )
 
 

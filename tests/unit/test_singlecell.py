@@ -164,6 +164,13 @@ def test_euclidean_knn_excludes_self_even_with_duplicates():
     assert idx[0, 0] == 1 and dist[0, 0] == 0
 
 
+def test_euclidean_knn_threads_give_the_same_exact_neighbours():
+    X = np.random.default_rng(3).normal(size=(3000, 10)).astype(np.float32)
+    one, two = graphs.euclidean_knn(X, 15), graphs.euclidean_knn(X, 15, n_jobs=2)
+    np.testing.assert_array_equal(one[0], two[0])
+    np.testing.assert_array_equal(one[1], two[1])
+
+
 def test_consensus_graph_strict_and_at_least_m():
     def g(edges, n=4):
         rows, cols = zip(*edges)

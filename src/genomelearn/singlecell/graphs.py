@@ -145,12 +145,14 @@ def hamming_knn(
     return idx, dist
 
 
-def euclidean_knn(X, k: int = 15) -> tuple[np.ndarray, np.ndarray]:
+def euclidean_knn(X, k: int = 15, n_jobs: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Exact Euclidean kNN (scikit-learn), self excluded.
 
     Args:
         X: (n, p) dense (NaN are mean-imputed first) or CSR.
         k: neighbours per cell (at most n - 1).
+        n_jobs: threads of the neighbour query (scikit-learn ``n_jobs``; None = 1). The result is
+            exact, so it does not depend on the number of threads.
 
     Returns:
         indices (n, k) int64, distances (n, k) float32, nearest first.
@@ -159,7 +161,7 @@ def euclidean_knn(X, k: int = 15) -> tuple[np.ndarray, np.ndarray]:
     k = min(k, n - 1)
     if not sp.issparse(X):
         X = mean_impute(X)
-    nn = NearestNeighbors(n_neighbors=k + 1, algorithm="brute" if sp.issparse(X) else "auto").fit(X)
+    nn = NearestNeighbors(n_neighbors=k + 1, algorithm="brute" if sp.issparse(X) else "auto", n_jobs=n_jobs).fit(X)
     dist, idx = nn.kneighbors(X)
     # Drop each cell itself (usually column 0; with exact duplicates it may sit elsewhere).
     is_self = idx == np.arange(n)[:, None]
@@ -169,10 +171,14 @@ def euclidean_knn(X, k: int = 15) -> tuple[np.ndarray, np.ndarray]:
     return idx[keep].reshape(n, k).astype(np.int64), dist[keep].reshape(n, k).astype(np.float32)
 
 
-def omic_knn(X, metric: str, k: int = 15, threshold: float | str = 0.5, block_size: int = 512):
-    """kNN of one omic with its metric (``"euclidean"`` or ``"hamming"``); see the two functions above."""
+def omic_knn(X, metric: str, k: int = 15, threshold: float | str = 0.5, block_size: int = 512,
+             n_jobs: int | None = None):
+    """kNN of one omic with its metric (``"euclidean"`` or ``"hamming"``); see the two functions above.
+
+    ``n_jobs`` threads the Euclidean query (the Hamming blocks use numpy's own BLAS threads).
+    """
     if metric == "euclidean":
-        return euclidean_knn(X, k)
+        return euclidean_knn(X, k, n_jobs=n_jobs)
     if metric == "hamming":
         return hamming_knn(X, k, threshold=threshold, block_size=block_size)
     raise ValueError(f"unknown metric {metric!r}")

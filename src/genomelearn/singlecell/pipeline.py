@@ -279,6 +279,7 @@ def graphs_step(
     block_size: int = 512,
     seed: int = 0,
     log: Log = _quiet,
+    n_jobs: int | None = None,
 ) -> None:
     """Input-space kNN and UMAP connectivities per omic; the consensus graph when several omics.
 
@@ -294,6 +295,7 @@ def graphs_step(
         max_isolated: see ``consensus_k``.
         block_size: rows per block of the Hamming distance.
         seed: seed of the connectivities.
+        n_jobs: threads of the exact Euclidean kNN queries (None = 1; same result for any number).
 
     Writes ``graphs.h5ad`` (obs = cells; ``obsm["knn_<omic>"]`` (n, k) int64 neighbour indices, -1
     = none; ``obsp["graph_<omic>"]`` and, for several omics, ``obsp["graph_consensus"]``) and
@@ -320,7 +322,9 @@ def graphs_step(
         thr = info["binarize_threshold"]
         thr = thr if thr == "median" else float(thr)
         start = time.perf_counter()
-        idx, dist = graphs.omic_knn(_matrix(adata), info["metric"], k_max, threshold=thr, block_size=block_size)
+        idx, dist = graphs.omic_knn(
+            _matrix(adata), info["metric"], k_max, threshold=thr, block_size=block_size, n_jobs=n_jobs
+        )
         knn_lists.append((idx, dist))
         kk = min(k, idx.shape[1])
         graph = graphs.knn_connectivities(idx[:, :kk], dist[:, :kk], seed)
@@ -376,6 +380,7 @@ def evaluate_method(
     min_dist: float = 0.5,
     seed: int = 0,
     silhouette_cells: int = 5000,
+    n_jobs: int | None = None,
 ) -> tuple[dict, np.ndarray, np.ndarray, sp.csr_matrix]:
     """Clusters, UMAP and metrics of one method (an embedding, or a graph for graph-only methods).
 
@@ -390,6 +395,7 @@ def evaluate_method(
             the embedding itself).
         k, resolution, min_dist, seed, silhouette_cells: kNN size, Leiden resolution, UMAP min_dist,
             seed, silhouette sample cap.
+        n_jobs: threads of the embedding's exact kNN query (None = 1; same result for any number).
 
     Returns:
         (metrics row dict, clusters (n,) str, UMAP (n, 2) float32, graph used (CSR)).
@@ -397,7 +403,7 @@ def evaluate_method(
     from genomelearn.singlecell import embed, graphs, metrics
 
     if embedding is not None:
-        idx, dist = graphs.euclidean_knn(embedding, k)
+        idx, dist = graphs.euclidean_knn(embedding, k, n_jobs=n_jobs)
         graph = graphs.knn_connectivities(idx, dist, seed)
         neighbours = idx
         layout_data = embedding
@@ -443,6 +449,7 @@ def analyse_step(
     seed: int = 0,
     silhouette_cells: int = 5000,
     log: Log = _quiet,
+    n_jobs: int | None = None,
 ) -> pd.DataFrame:
     """Evaluate every method of a dataset and write ``<dataset>.h5ad`` and ``metrics.tsv``.
 
@@ -456,6 +463,7 @@ def analyse_step(
             umap-learn uses to place disconnected components). An embedding ``name`` becomes
             ``obsm["X_<name>"]``; every method gets ``obsm["X_umap_<name>"]``,
             ``obs["leiden_<name>"]`` and its graph ``obsp["graph_<name>"]`` (graph methods keep their name).
+        n_jobs: threads of the exact kNN queries of the embeddings (None = 1).
 
     Returns:
         The metrics table (one row per method; columns dataset, method, kind, omics, n_cells,
@@ -477,7 +485,8 @@ def analyse_step(
     for method in methods:
         start = time.perf_counter()
         name = method["name"]
-        common = dict(k=k, resolution=resolution, min_dist=min_dist, seed=seed, silhouette_cells=silhouette_cells)
+        common = dict(k=k, resolution=resolution, min_dist=min_dist, seed=seed, silhouette_cells=silhouette_cells,
+                      n_jobs=n_jobs)
         if method.get("embedding"):
             emb = read_embedding(method["embedding"], cells["cell"])
             out.obsm[f"X_{name}"] = emb

@@ -20,6 +20,7 @@ DEFAULTS = {
     "hamming_block_size": 512,
     "silhouette_max_cells": 5000,
     "train_threads": 1,
+    "knn_threads": 1,
 }
 
 
