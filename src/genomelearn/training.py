@@ -152,6 +152,41 @@ class ArraySource:
         return tuple(_as_tensor_rows(a, indices) for a in self.arrays)
 
 
+def input_fingerprint(paths: Sequence, settings=None, chunk_bytes: int = 1 << 22) -> str:
+    """Fingerprint of a training run: sha256 over the *full* content of every input file, the
+    settings (JSON, keys sorted) and the genomelearn version.
+
+    Pass it as ``fit(..., fingerprint=...)`` so that a checkpoint written for other inputs (same
+    path, shape and size but other bytes), other settings or another code version is never resumed.
+
+    Args:
+        paths: input files (str or Path), hashed in the order given; directories are not accepted.
+        settings: any JSON-serialisable object (model architecture, training settings, seeds...).
+        chunk_bytes: read size; the whole file is hashed whatever its size.
+
+    Returns:
+        64-character hexadecimal sha256 digest (str).
+
+    Raises:
+        FileNotFoundError / IsADirectoryError: when a path is missing or a directory.
+    """
+    import hashlib
+    import json
+
+    from genomelearn import __version__
+
+    digest = hashlib.sha256()
+    digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
+    digest.update(f"genomelearn {__version__}".encode())
+    for path in paths:
+        file_digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(chunk_bytes), b""):
+                file_digest.update(block)
+        digest.update(file_digest.digest())
+    return digest.hexdigest()
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, numpy and torch (CPU and CUDA) random generators."""
     random.seed(seed)
