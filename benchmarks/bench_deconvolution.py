@@ -194,7 +194,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--samples", type=int, default=10_000)
     parser.add_argument("--baseline-samples", type=int, default=2_000)
-    parser.add_argument("--out", default=None, help="optional TSV path for the table")
+    parser.add_argument(
+        "--tsv", "--out", dest="tsv", default=None, help="also write the table to this TSV path"
+    )
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     rows = []
@@ -205,8 +207,8 @@ def main() -> None:
     table = pd.DataFrame(rows)
     with pd.option_context("display.width", 250, "display.max_columns", 20, "display.max_colwidth", 60):
         print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    if args.out:
-        table.to_csv(args.out, sep="\t", index=False)
+    if args.tsv:
+        table.to_csv(args.tsv, sep="\t", index=False)
 
 
 if __name__ == "__main__":

@@ -39,9 +39,6 @@ adna_pmdtools_inputs = lambda wc: adna_support.pmdtools_inputs(
     ADNA, ADNA_SAMPLES, input_path
 )
 
-if analysis_enabled("ancient_dna"):
-    ALL_TARGETS.extend(adna_support.targets(ADNA, ADNA_SAMPLES))
-
 
 rule ancient_dna_index:
     input:

@@ -1,14 +1,14 @@
-# Shared helpers: config validation, input resolution (path -> data mirror -> public URL), targets.
-import os
+# Shared helpers: config validation (the schemas fill in every default), dataset selection, input
+# resolution (path -> data mirror -> download job) and the download rule.
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from genomelearn.errors import InputError
-from genomelearn.io.inputs import resolve_input
+from genomelearn.io.inputs import collect_checksums, relative_data_path, resolve_local
 
 ANALYSES = ["introgression", "ancient_dna", "singlecell", "deconvolution"]
+DOWNLOAD_DIR = "resources/downloads"
 
 validate(config, workflow.source_path("../config/schemas/config.schema.yaml"))
 for _analysis in ANALYSES:
@@ -17,8 +17,37 @@ for _analysis in ANALYSES:
         validate(config[_analysis], str(_schema))
 
 
+def _select_datasets():
+    """Apply the top-level `datasets:` selection: keep only the named datasets of an analysis."""
+    for analysis, names in (config.get("datasets") or {}).items():
+        if names is None:
+            continue
+        defined = (config.get(analysis) or {}).get("datasets") or {}
+        unknown = [name for name in names if name not in defined]
+        if unknown:
+            raise WorkflowError(
+                f"config datasets.{analysis} names {', '.join(unknown)}, not defined under "
+                f"{analysis}.datasets (defined: {', '.join(defined) or 'none'})"
+            )
+        config[analysis]["datasets"] = {name: defined[name] for name in names}
+
+
+_select_datasets()
+
+
+def get_datasets(analysis):
+    """Names of the datasets of `analysis` that this run processes, in config order.
+
+    All datasets of config[analysis]["datasets"], or only those listed in the top-level
+    `datasets: {analysis: [names]}` selection (checked above). Empty when the analysis is off.
+    """
+    if not analysis_enabled(analysis):
+        return []
+    return list((config.get(analysis) or {}).get("datasets") or {})
+
+
 def _data_mirror():
-    mirror = config.get("data_mirror")
+    mirror = config["data_mirror"]
     if mirror in (None, "", "auto"):
         sibling = Path(workflow.basedir).parent / "shared" / "data"
         return str(sibling) if sibling.is_dir() else None
@@ -26,25 +55,53 @@ def _data_mirror():
 
 
 DATA_MIRROR = _data_mirror()
+CHECKSUMS = collect_checksums(config)
+DOWNLOADS = {}  # relative data path -> public URL, filled by input_path
 ALL_TARGETS = []
 
 
 def analysis_enabled(name):
     """True when config[name] exists and its `enabled` key is true."""
-    return bool(config.get(name, {}).get("enabled", False))
+    return bool((config.get(name) or {}).get("enabled", False))
 
 
 def input_path(value, url=None):
-    """Resolve a configured input: the path itself, else under the data mirror, else download `url`.
+    """Resolve a configured input without touching the network.
 
-    Raises a clear error naming the path, the mirror and the URL when none works.
+    The path itself, else the same path under the data mirror, else (when a public `url` is
+    configured) `resources/downloads/<path>`, which `rule download` fetches. Raises a clear error
+    naming the path, the mirror and the missing URL when none applies.
     """
     if value in (None, ""):
         return []
-    try:
-        return str(resolve_input(value, mirror=DATA_MIRROR, url=url))
-    except InputError as exc:
-        raise WorkflowError(str(exc))
+    found, tried = resolve_local(value, DATA_MIRROR)
+    if found is not None:
+        return str(found)
+    relative = relative_data_path(value).as_posix()
+    if url:
+        DOWNLOADS[relative] = url
+        return f"{DOWNLOAD_DIR}/{relative}"
+    raise WorkflowError(
+        f"input {value} not found: tried {', '.join(tried)}"
+        + ("" if DATA_MIRROR else " (no data_mirror found)")
+        + "; no public URL is configured for it. Set data_mirror to a folder holding it, or give "
+        "its path (see config/README.md)."
+    )
+
+
+def get_download_url(wildcards):
+    """Public URL of `resources/downloads/<path>` (registered by input_path)."""
+    if wildcards.path not in DOWNLOADS:
+        raise WorkflowError(
+            f"{DOWNLOAD_DIR}/{wildcards.path}: no configured input has this path and a URL"
+        )
+    return DOWNLOADS[wildcards.path]
+
+
+def get_download_sha256(wildcards):
+    """Expected sha256 of a download: `sha256` next to its url, or in a `sha256: {path: ...}` map."""
+    url = get_download_url(wildcards)
+    return CHECKSUMS.get(url) or CHECKSUMS.get(wildcards.path) or ""
 
 
 def training_settings(overrides=None):

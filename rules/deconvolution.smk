@@ -17,10 +17,6 @@ decon_pseudobulk_source = lambda wc: input_path(
     DECON["datasets"][wc.dataset]["pseudobulk"].get("url"),
 )
 
-if analysis_enabled("deconvolution"):
-    for _ds in DECON["datasets"]:
-        ALL_TARGETS.extend(decon_support.targets(DECON, _ds))
-
 
 rule deconvolution_pseudobulk:
     input:
@@ -163,9 +159,3 @@ rule deconvolution_depth:
         cfg=decon_settings,
     script:
         "../scripts/deconvolution_depth.py"
-
-
-rule deconvolution:
-    # Every output of the deconvolution analysis: `snakemake --cores 2 deconvolution`.
-    input:
-        [decon_support.targets(DECON, _ds) for _ds in DECON.get("datasets", {})],

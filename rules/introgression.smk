@@ -19,10 +19,6 @@ intro_model_training = lambda wc: training_settings(
     INTRO.get("deep_models", {}).get(wc.model, {}).get("training")
 )
 
-if analysis_enabled("introgression"):
-    for _ds in INTRO["datasets"]:
-        ALL_TARGETS.extend(intro_support.targets(INTRO, _ds))
-
 
 rule introgression_regions:
     input:
@@ -314,9 +310,3 @@ rule introgression_interpret:
         seed=INTRO["splits"]["seed"],
     script:
         "../scripts/introgression_interpret.py"
-
-
-rule introgression:
-    # Every output of the introgression analysis: `snakemake --cores 2 introgression`.
-    input:
-        [intro_support.targets(INTRO, _ds) for _ds in INTRO.get("datasets", {})],

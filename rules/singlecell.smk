@@ -13,16 +13,6 @@ SC_SETTINGS = sc_support.settings(SC)
 SC_TARGETS = sc_support.targets(SC)
 
 
-if analysis_enabled("singlecell"):
-    ALL_TARGETS.extend(SC_TARGETS)
-
-
-rule singlecell:
-    # Every output of the single-cell analysis: `snakemake --cores 2 singlecell`.
-    input:
-        SC_TARGETS,
-
-
 rule singlecell_match_cells:
     input:
         lambda wc: sorted(sc_support.input_files(SC, wc.dataset, input_path).values()),

@@ -1,76 +1,163 @@
-"""Input resolution: a configured path, else the same path under a local data mirror, else a download.
+"""Input resolution and downloads: a configured path, else the same path under a data mirror,
+else a file that the workflow's ``download`` rule fetches from its public URL.
 
 The workflow reads public data. A user may have it anywhere; a site may keep a local mirror (the
-default is the sibling ``../shared/data``); otherwise the file is fetched once from its public URL
-(recorded in the config, from the data MANIFEST) into ``resources/downloads/``.
+default is the sibling ``../shared/data``); otherwise the file is downloaded by a Snakemake job
+(``rule download`` in ``rules/common.smk``) into ``resources/downloads/<path>``, with a log, retries
+and a sha256 check. Resolving a path never touches the network, so ``snakemake -n`` works offline.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
-import shutil
 import tempfile
+import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from genomelearn.errors import InputError
 
+__all__ = [
+    "collect_checksums",
+    "download",
+    "relative_data_path",
+    "resolve_local",
+    "sha256sum",
+]
 
-def resolve_input(
-    path: str | os.PathLike,
-    mirror: str | os.PathLike | None = None,
-    url: str | None = None,
-    download_dir: str | os.PathLike = "resources/downloads",
-) -> Path:
-    """Return an existing local path for an input file.
 
-    Order: ``path`` itself if it exists; else ``mirror / path`` (``path`` taken relative to the
-    mirror); else a previous download ``download_dir / path``; else ``url`` downloaded atomically to
-    ``download_dir / path`` (written to a temporary file and renamed, so an interrupted download
-    leaves nothing behind).
+def relative_data_path(path: str | os.PathLike) -> Path:
+    """The configured path as a relative path (a leading ``/`` stripped): its place under a
+    mirror and under the download directory."""
+    text = str(path)
+    return Path(text.lstrip("/")) if Path(text).is_absolute() else Path(text)
 
-    Args:
-        path: the configured path (absolute, or relative to the working directory or the mirror).
-        mirror: directory of a local data mirror, or None.
-        url: public URL of the file, or None.
-        download_dir: where downloads are kept.
+
+def resolve_local(
+    path: str | os.PathLike, mirror: str | os.PathLike | None = None
+) -> tuple[Path | None, list[str]]:
+    """Find an input on local disk without any network access.
+
+    Order: ``path`` itself (absolute, or relative to the working directory); then
+    ``mirror / path`` (``path`` taken relative to the mirror).
 
     Returns:
-        Path of an existing file or directory.
-
-    Raises:
-        InputError: if no candidate exists and the download is impossible or fails; the message
-            names the path, the mirror candidate and the URL tried.
+        (existing path or None, the candidates tried as strings).
     """
     candidate = Path(path)
     if candidate.exists():
-        return candidate
+        return candidate, [str(candidate)]
     tried = [str(candidate)]
-    relative = Path(str(path).lstrip("/")) if candidate.is_absolute() else candidate
     if mirror:
-        in_mirror = Path(mirror) / relative
+        in_mirror = Path(mirror) / relative_data_path(path)
         if in_mirror.exists():
-            return in_mirror
+            return in_mirror, tried + [str(in_mirror)]
         tried.append(str(in_mirror))
-    downloaded = Path(download_dir) / relative
-    if downloaded.exists():
-        return downloaded
-    if url:
-        downloaded.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=downloaded.parent, prefix=".part-")
+    return None, tried
+
+
+def sha256sum(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file's full content, read in ``chunk``-byte blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def collect_checksums(config: Mapping) -> dict[str, str]:
+    """Every sha256 written in a config, keyed by what it checks.
+
+    Two forms are read anywhere in the (nested) config: a mapping holding both ``url`` and
+    ``sha256`` (key: the URL), and a ``sha256`` mapping of ``{path: hex digest}`` (for files whose
+    URL is a template, such as the introgression maps; key: the path).
+    """
+    found: dict[str, str] = {}
+
+    def walk(node):
+        if isinstance(node, Mapping):
+            digest = node.get("sha256")
+            if isinstance(digest, str) and node.get("url"):
+                found[str(node["url"])] = digest.lower()
+            elif isinstance(digest, Mapping):
+                found.update({str(k): str(v).lower() for k, v in digest.items()})
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(config)
+    return found
+
+
+def download(
+    url: str,
+    destination: str | os.PathLike,
+    sha256: str | None = None,
+    retries: int = 3,
+    timeout: float = 60.0,
+    log: Callable[[str], None] = print,
+    opener: Callable = urllib.request.urlopen,
+) -> str:
+    """Download ``url`` to ``destination`` atomically and check its sha256.
+
+    The file is written to a temporary name in the destination folder and renamed only after the
+    checksum matched, so a failed or interrupted download leaves nothing behind. Network errors
+    are retried ``retries`` times with 2, 4, 8 ... s pauses; a checksum mismatch is not retried.
+
+    Args:
+        url: public URL (``http(s)://`` or ``file://``).
+        destination: final path of the file.
+        sha256: expected hex digest, or None (the digest is then only logged).
+        retries: extra attempts after a network error.
+        timeout: seconds per network operation.
+        log: receives one line per event (attempts, size, digest).
+        opener: ``urllib.request.urlopen`` or a replacement (tests).
+
+    Returns:
+        The sha256 hex digest of the downloaded file.
+
+    Raises:
+        InputError: the download failed after all attempts, or the checksum does not match (the
+            message names the URL, the file and both digests; the file is removed).
+    """
+    destination = Path(destination)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    last_error: Exception | None = None
+    for attempt in range(1, retries + 2):
+        fd, tmp = tempfile.mkstemp(dir=destination.parent, prefix=".part-")
         try:
-            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
-                shutil.copyfileobj(response, out)
-            os.replace(tmp, downloaded)
-            return downloaded
+            digest = hashlib.sha256()
+            size = 0
+            log(f"attempt {attempt}: GET {url}")
+            with os.fdopen(fd, "wb") as out, opener(url, timeout=timeout) as response:
+                while block := response.read(1 << 20):
+                    digest.update(block)
+                    out.write(block)
+                    size += len(block)
         except (urllib.error.URLError, OSError, ValueError) as exc:
             Path(tmp).unlink(missing_ok=True)
+            last_error = exc
+            log(f"attempt {attempt} failed: {exc}")
+            if attempt <= retries:
+                time.sleep(2**attempt)
+            continue
+        got = digest.hexdigest()
+        log(f"received {size} bytes, sha256 {got}")
+        if sha256 and got != sha256.lower():
+            Path(tmp).unlink(missing_ok=True)
+            destination.unlink(missing_ok=True)
             raise InputError(
-                f"input {path!s} not found: tried {', '.join(tried)}; download from {url} failed: {exc}"
-            ) from exc
-    raise InputError(
-        f"input {path!s} not found: tried {', '.join(tried)}"
-        + ("" if mirror else " (no data_mirror configured)")
-        + "; no public URL configured for it"
-    )
+                f"checksum mismatch for {destination} downloaded from {url}: expected sha256 "
+                f"{sha256.lower()}, got {got}. The file was removed. The remote file changed or "
+                f"the config's sha256 is wrong."
+            )
+        if not sha256:
+            log("no sha256 configured for this URL: content not verified")
+        os.replace(tmp, destination)
+        return got
+    raise InputError(f"download of {url} to {destination} failed after {retries + 1} attempts: {last_error}")
