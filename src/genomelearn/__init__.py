@@ -5,4 +5,4 @@ DataFrames, AnnData, pysam objects, torch modules). The Snakemake workflow in th
 wires files to these functions through thin scripts in ``scripts/``.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
