@@ -106,8 +106,12 @@ def bench_case(k: int, n_genes: int, n: int, n_base: int, rng) -> list[dict]:
             "baseline_note": f"extrapolated from {n_base}" if n_base < n else "measured",
             "speedup": t_base_full / t_ours,
             "max_abs_diff": float(np.abs(x_ours[:n_base] - x_base).max()),
-            "objective_rel_diff": float(((obj(x_ours[:n_base], idx) - obj(x_base, idx)) / obj(x_base, idx)).max()),
-            "baseline_constraint_violation": float(max(np.abs(x_base.sum(axis=1) - 1).max(), -x_base.min(initial=0.0))),
+            "objective_rel_diff": float(
+                ((obj(x_ours[:n_base], idx) - obj(x_base, idx)) / obj(x_base, idx)).max()
+            ),
+            "baseline_constraint_violation": float(
+                max(np.abs(x_base.sum(axis=1) - 1).max(), -x_base.min(initial=0.0))
+            ),
         }
     )
 
@@ -117,7 +121,9 @@ def bench_case(k: int, n_genes: int, n: int, n_base: int, rng) -> list[dict]:
 
     t_ours, x_ours = timed(ours_nnls)
     n_nn = min(n, max(n_base, 10_000))
-    t_base, x_base = timed(lambda: np.array([optimize.nnls(S, X[:, i])[0] for i in range(n_nn)]), repeats=1)
+    t_base, x_base = timed(
+        lambda: np.array([optimize.nnls(S, X[:, i])[0] for i in range(n_nn)]), repeats=1
+    )
     t_base_full = t_base * n / n_nn
     rows.append(
         {
@@ -133,7 +139,10 @@ def bench_case(k: int, n_genes: int, n: int, n_base: int, rng) -> list[dict]:
             "max_abs_diff": float(np.abs(x_ours[:n_nn] - x_base).max()),
             "objective_rel_diff": float(
                 (
-                    (((S @ x_ours[:n_nn].T - X[:, :n_nn]) ** 2).sum(0) - ((S @ x_base.T - X[:, :n_nn]) ** 2).sum(0))
+                    (
+                        ((S @ x_ours[:n_nn].T - X[:, :n_nn]) ** 2).sum(0)
+                        - ((S @ x_base.T - X[:, :n_nn]) ** 2).sum(0)
+                    )
                     / ((S @ x_base.T - X[:, :n_nn]) ** 2).sum(0)
                 ).max()
             ),
@@ -205,7 +214,9 @@ def main() -> None:
     rows.append(bench_end_to_end(args.samples, rng))
     rows.append(bench_bootstrap(rng))
     table = pd.DataFrame(rows)
-    with pd.option_context("display.width", 250, "display.max_columns", 20, "display.max_colwidth", 60):
+    with pd.option_context(
+        "display.width", 250, "display.max_columns", 20, "display.max_colwidth", 60
+    ):
         print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     if args.tsv:
         table.to_csv(args.tsv, sep="\t", index=False)

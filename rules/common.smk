@@ -5,7 +5,12 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from genomelearn.io.inputs import collect_checksums, relative_data_path, resolve_local
+from genomelearn.io.inputs import (
+    collect_checksums,
+    collect_downloads,
+    relative_data_path,
+    resolve_local,
+)
 
 ANALYSES = ["introgression", "ancient_dna", "singlecell", "deconvolution"]
 DOWNLOAD_DIR = "resources/downloads"
@@ -56,7 +61,9 @@ def _data_mirror():
 
 DATA_MIRROR = _data_mirror()
 CHECKSUMS = collect_checksums(config)
-DOWNLOADS = {}  # relative data path -> public URL, filled by input_path
+DOWNLOADS = collect_downloads(
+    config
+)  # relative data path -> public URL (+ templates, input_path)
 ALL_TARGETS = []
 
 

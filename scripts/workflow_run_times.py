@@ -29,7 +29,9 @@ def collect(folders: list[str]) -> pd.DataFrame:
         frame[column] = pd.to_numeric(frame[column], errors="coerce")
     frame = frame.sort_values(["analysis", "seconds"], ascending=[True, False])
     totals = frame.groupby("analysis", as_index=False).agg(
-        seconds=("seconds", "sum"), max_rss_mb=("max_rss_mb", "max"), cpu_seconds=("cpu_seconds", "sum")
+        seconds=("seconds", "sum"),
+        max_rss_mb=("max_rss_mb", "max"),
+        cpu_seconds=("cpu_seconds", "sum"),
     )
     totals["job"] = "TOTAL"
     return pd.concat([frame, totals[frame.columns]], ignore_index=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -31,7 +32,6 @@ from genomelearn.deconvolution import (
 from genomelearn.deconvolution.agreement import correlation_intervals, pearson_test, prho
 from genomelearn.deconvolution.core import design_matrices
 from genomelearn.errors import InputError
-
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -209,10 +209,14 @@ def test_deconrnaseq_pure_samples_exact_and_mixtures_ranked():
     ordering of samples is preserved, not the fractions themselves."""
     rng = np.random.default_rng(2)
     sig, bulk, P = synthetic_mixture(rng, n_samples=40)
-    pure = pd.DataFrame(sig.to_numpy() * [3.0, 0.5, 10.0], index=sig.index, columns=["p0", "p1", "p2"])
+    pure = pd.DataFrame(
+        sig.to_numpy() * [3.0, 0.5, 10.0], index=sig.index, columns=["p0", "p1", "p2"]
+    )
     res = deconvolve(pure, sig, method="deconrnaseq", normalization="none")
     np.testing.assert_allclose(res.proportions.to_numpy(), np.eye(3), atol=1e-12)
-    mixed = deconvolve(bulk, sig, method="deconrnaseq", normalization="none").proportions.to_numpy()
+    mixed = deconvolve(
+        bulk, sig, method="deconrnaseq", normalization="none"
+    ).proportions.to_numpy()
     np.testing.assert_allclose(mixed.sum(axis=1), 1.0, atol=1e-12)
     for j in range(3):
         assert stats.spearmanr(mixed[:, j], P[:, j]).statistic > 0.9
@@ -256,8 +260,12 @@ def test_constant_sample_gives_nan_not_crash():
 def test_normalize_bulk():
     counts = np.array([[1.0, 10.0], [3.0, 30.0]])
     np.testing.assert_allclose(normalize_bulk(counts, "cpm"), [[250000, 250000], [750000, 750000]])
-    np.testing.assert_allclose(normalize_bulk(counts, "cpm", library_size=np.array([8.0, 80.0]))[0], [125000, 125000])
-    np.testing.assert_allclose(normalize_bulk(counts, "log1p_cpm"), np.log1p(normalize_bulk(counts, "cpm")))
+    np.testing.assert_allclose(
+        normalize_bulk(counts, "cpm", library_size=np.array([8.0, 80.0]))[0], [125000, 125000]
+    )
+    np.testing.assert_allclose(
+        normalize_bulk(counts, "log1p_cpm"), np.log1p(normalize_bulk(counts, "cpm"))
+    )
     with pytest.raises(InputError):
         normalize_bulk(counts, "tpm")
 
@@ -286,7 +294,9 @@ def test_bootstrap_is_seeded_and_brackets_the_estimate():
     sig, bulk, _ = synthetic_mixture(np.random.default_rng(8), noise=0.3)
     S, X = sig.to_numpy(), bulk.to_numpy()
     a = bootstrap_proportions(S, X, "deconrnaseq", 200, seed=1)
-    b = bootstrap_proportions(S, X, "deconrnaseq", 200, seed=1, chunk_problems=50)  # other chunking
+    b = bootstrap_proportions(
+        S, X, "deconrnaseq", 200, seed=1, chunk_problems=50
+    )  # other chunking
     c = bootstrap_proportions(S, X, "deconrnaseq", 200, seed=2)
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
@@ -296,7 +306,9 @@ def test_bootstrap_is_seeded_and_brackets_the_estimate():
     assert list(table.columns[:5]) == ["sample", "cell_type", "proportion", "ci_low", "ci_high"]
     assert len(table) == 12 * 3 and (table["n_boot"] == 200).all()
     assert (table["ci_low"] <= table["ci_high"]).all()
-    inside = (table["proportion"] >= table["ci_low"] - 1e-12) & (table["proportion"] <= table["ci_high"] + 1e-12)
+    inside = (table["proportion"] >= table["ci_low"] - 1e-12) & (
+        table["proportion"] <= table["ci_high"] + 1e-12
+    )
     assert inside.mean() > 0.9
     _, none = proportions_with_intervals(bulk, sig, n_bootstrap=0)
     assert none["ci_low"].isna().all()
@@ -325,13 +337,20 @@ def test_thin_counts_binomial_moments_and_errors():
 def test_depth_robustness_reproducible_and_degrades_with_depth():
     rng = np.random.default_rng(10)
     sig, bulk, P = synthetic_mixture(rng, n_genes=40, n_types=2, n_samples=15)
-    counts = pd.DataFrame(rng.poisson(bulk.to_numpy() * 50), index=bulk.index, columns=bulk.columns)
-    other = pd.DataFrame(rng.poisson(200, size=(100, 15)), index=[f"o{i}" for i in range(100)], columns=bulk.columns)
+    counts = pd.DataFrame(
+        rng.poisson(bulk.to_numpy() * 50), index=bulk.index, columns=bulk.columns
+    )
+    other = pd.DataFrame(
+        rng.poisson(200, size=(100, 15)), index=[f"o{i}" for i in range(100)], columns=bulk.columns
+    )
     counts = pd.concat([counts, other])
     measured = pd.DataFrame({"type0": P[:, 0]}, index=bulk.columns)
     a = depth_robustness(counts, sig, [10_000, 200], 4, seed=3, measured=measured)
     b = depth_robustness(counts, sig, [200, 10_000], 4, seed=3, measured=measured)
-    pd.testing.assert_frame_equal(a.sort_values(["depth", "repeat", "cell_type"]).reset_index(drop=True), b.sort_values(["depth", "repeat", "cell_type"]).reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        a.sort_values(["depth", "repeat", "cell_type"]).reset_index(drop=True),
+        b.sort_values(["depth", "repeat", "cell_type"]).reset_index(drop=True),
+    )
     summary = summarize_depth_curve(a)
     t0 = summary[summary["cell_type"] == "type0"].set_index("depth")
     full = t0.index[~t0["thinned"].to_numpy()][0]
@@ -367,7 +386,9 @@ def test_spearman_p_value_matches_r_cor_test():
     assert res["p_value"] == pytest.approx(1.78635883802718e-06, rel=1e-9)
     assert res["p_value_t"] == pytest.approx(stats.spearmanr(x, y).pvalue)
     tied = spearman_test([1, 1, 2, 3, 4], [1, 2, 3, 4, 5])
-    assert not tied["exact_method"] and tied["p_value"] == pytest.approx(stats.spearmanr([1, 1, 2, 3, 4], [1, 2, 3, 4, 5]).pvalue)
+    assert not tied["exact_method"] and tied["p_value"] == pytest.approx(
+        stats.spearmanr([1, 1, 2, 3, 4], [1, 2, 3, 4, 5]).pvalue
+    )
 
 
 def test_agreement_table_and_intervals():
@@ -378,10 +399,14 @@ def test_agreement_table_and_intervals():
     table = agreement_table(est, meas)
     assert table.loc[0, "n"] == 28
     assert table.loc[0, "pearson_r"] == pytest.approx(pearson_test(est["a"][2:], meas["a"])["r"])
-    assert table.loc[0, "pearson_p"] == pytest.approx(stats.pearsonr(est["a"][2:], meas["a"]).pvalue)
+    assert table.loc[0, "pearson_p"] == pytest.approx(
+        stats.pearsonr(est["a"][2:], meas["a"]).pvalue
+    )
     boot = np.repeat(est.to_numpy()[None], 5, axis=0)
     ci = correlation_intervals(est, meas, boot, n_sample_bootstrap=300)
-    assert ci.loc[0, "spearman_ci_low"] < table.loc[0, "spearman_rho"] < ci.loc[0, "spearman_ci_high"]
+    assert (
+        ci.loc[0, "spearman_ci_low"] < table.loc[0, "spearman_rho"] < ci.loc[0, "spearman_ci_high"]
+    )
     assert ci.loc[0, "spearman_gene_boot_median"] == pytest.approx(table.loc[0, "spearman_rho"])
 
 
@@ -397,7 +422,11 @@ def _toy_reference(rng, n_per=60):
     for j, cl in enumerate(["alpha", "beta", "gamma"]):
         rows = clusters == cl
         base[np.ix_(rows, range(5 * j, 5 * j + 5))] += rng.poisson(20.0, size=(rows.sum(), 5))
-    adata = ad.AnnData(np.log1p(base), obs=pd.DataFrame({"cell_type": clusters}, index=[f"c{i}" for i in range(clusters.size)]), var=pd.DataFrame(index=[f"gene{i}" for i in range(n_genes)]))
+    adata = ad.AnnData(
+        np.log1p(base),
+        obs=pd.DataFrame({"cell_type": clusters}, index=[f"c{i}" for i in range(clusters.size)]),
+        var=pd.DataFrame(index=[f"gene{i}" for i in range(n_genes)]),
+    )
     adata.uns["log1p"] = {"base": None}
     return adata, base, clusters
 
@@ -420,7 +449,10 @@ def test_build_signature_means_and_deconvolution_of_pseudobulk(caplog):
     adata, base, clusters = _toy_reference(rng)
     markers = find_markers(adata, "cell_type", n_markers=5)
     with caplog.at_level(logging.WARNING, logger="genomelearn"):
-        mk = {cl: list(g) + (["NOT_A_GENE"] if cl == "alpha" else []) for cl, g in markers.groupby("cluster", observed=True)["gene"]}
+        mk = {
+            cl: list(g) + (["NOT_A_GENE"] if cl == "alpha" else [])
+            for cl, g in markers.groupby("cluster", observed=True)["gene"]
+        }
         sig = build_signature(adata, "cell_type", mk)
     assert "NOT_A_GENE" in caplog.text
     assert list(sig.columns) == ["alpha", "beta", "gamma"] and sig.shape == (15, 3)
@@ -428,8 +460,12 @@ def test_build_signature_means_and_deconvolution_of_pseudobulk(caplog):
     assert sig.loc["gene7", "beta"] == pytest.approx(expected)
     # pseudo-bulks of known composition from the same cell types are recovered closely
     P = rng.dirichlet(np.ones(3), size=10)
-    means = np.stack([base[clusters == cl].mean(axis=0) for cl in ["alpha", "beta", "gamma"]], axis=1)
-    bulk = pd.DataFrame(means @ P.T * 1000, index=adata.var_names, columns=[f"s{i}" for i in range(10)])
+    means = np.stack(
+        [base[clusters == cl].mean(axis=0) for cl in ["alpha", "beta", "gamma"]], axis=1
+    )
+    bulk = pd.DataFrame(
+        means @ P.T * 1000, index=adata.var_names, columns=[f"s{i}" for i in range(10)]
+    )
     est = deconvolve(bulk, sig, method="nnls", normalization="none").proportions.to_numpy()
     np.testing.assert_allclose(est, P, atol=1e-8)
     with pytest.raises(InputError, match="not in obs"):
@@ -447,10 +483,18 @@ def test_reproduces_predictfibertype_on_real_data(data_mirror):
         pytest.skip(f"{FIBERTYPE} not in the data mirror")
     bulk = read_bulk_counts(FIBERTYPE / "bulk_expr.txt")
     sig = read_signature(FIBERTYPE / "signatures_matrix.txt")
-    measured = read_measured(FIBERTYPE / "true_type1.txt", {"TRUE_SLOW_TWITCH_TYPE_I": "slow_twitch_typeI"}, list(sig.columns))
+    measured = read_measured(
+        FIBERTYPE / "true_type1.txt",
+        {"TRUE_SLOW_TWITCH_TYPE_I": "slow_twitch_typeI"},
+        list(sig.columns),
+    )
     published = read_matrix(FIBERTYPE / "deconv_prediction.txt")
     res = deconvolve(bulk, sig, "deconrnaseq", "cpm")
-    np.testing.assert_allclose(res.proportions.to_numpy(), published.loc[res.proportions.index, res.proportions.columns].to_numpy(), atol=1e-12)
+    np.testing.assert_allclose(
+        res.proportions.to_numpy(),
+        published.loc[res.proportions.index, res.proportions.columns].to_numpy(),
+        atol=1e-12,
+    )
     table = agreement_table(res.proportions, measured)
     assert table.loc[0, "n"] == 22
     assert round(table.loc[0, "spearman_rho"], 2) == 0.83
@@ -470,16 +514,41 @@ def test_workflow_support_settings_and_targets():
         "method": "deconrnaseq",
         "n_bootstrap": 100,
         "datasets": {
-            "a": {"bulk": {"path": "b.txt", "url": "http://x/b.txt"}, "signature": {"path": "s.txt"}, "measured": {"path": "m.txt"}, "method": "nnls", "seed": None},
-            "r": {"bulk": {"path": "b.txt"}, "reference": {"path": "ref.h5ad", "cluster_key": "ct", "markers": {"path": "mk.tsv"}}, "depth_robustness": False},
+            "a": {
+                "bulk": {"path": "b.txt", "url": "http://x/b.txt"},
+                "signature": {"path": "s.txt"},
+                "measured": {"path": "m.txt"},
+                "method": "nnls",
+                "seed": None,
+            },
+            "r": {
+                "bulk": {"path": "b.txt"},
+                "reference": {
+                    "path": "ref.h5ad",
+                    "cluster_key": "ct",
+                    "markers": {"path": "mk.tsv"},
+                },
+                "depth_robustness": False,
+            },
         },
     }
     cfg = ws.dataset_settings(block, "a")
-    assert cfg["method"] == "nnls" and cfg["n_bootstrap"] == 100 and cfg["seed"] == 0 and cfg["normalization"] == "cpm"
-    assert "reference" not in cfg and ws.dataset_settings(block, "r")["reference"]["cluster_key"] == "ct"
+    assert (
+        cfg["method"] == "nnls"
+        and cfg["n_bootstrap"] == 100
+        and cfg["seed"] == 0
+        and cfg["normalization"] == "cpm"
+    )
+    assert (
+        "reference" not in cfg
+        and ws.dataset_settings(block, "r")["reference"]["cluster_key"] == "ct"
+    )
     assert ws.file_spec(block, "a", "bulk") == ("b.txt", "http://x/b.txt")
     assert ws.resolve_file(block, "a", "published", lambda p, u: p) == []
-    assert ws.signature_specs(block, "r") == {"reference": ("ref.h5ad", None), "markers": ("mk.tsv", None)}
+    assert ws.signature_specs(block, "r") == {
+        "reference": ("ref.h5ad", None),
+        "markers": ("mk.tsv", None),
+    }
     assert "results/deconvolution/a/agreement.tsv" in ws.targets(block, "a")
     assert not any("depth" in t or "agreement" in t for t in ws.targets(block, "r"))
 
@@ -489,15 +558,21 @@ def test_pseudobulk_split_is_disjoint_and_truth_is_exact():
 
     rng = np.random.default_rng(14)
     adata, base, clusters = _toy_reference(rng, n_per=20)
-    reference, bulk, truth, split = make_pseudobulk(adata, "cell_type", n_samples=6, cells_per_sample=30, seed=3)
+    reference, bulk, truth, split = make_pseudobulk(
+        adata, "cell_type", n_samples=6, cells_per_sample=30, seed=3
+    )
     ref_cells = set(split.loc[split["part"] == "reference", "cell"])
     assert set(reference.obs_names) == ref_cells and len(ref_cells) == 30
-    assert split.groupby("cell_type")["part"].apply(lambda p: (p == "reference").sum()).tolist() == [10, 10, 10]
+    assert split.groupby("cell_type")["part"].apply(
+        lambda p: (p == "reference").sum()
+    ).tolist() == [10, 10, 10]
     np.testing.assert_allclose(truth.sum(axis=1), 1.0)
     assert list(truth.columns) == ["alpha", "beta", "gamma"] and bulk.shape == (40, 6)
     # each sample is a sum of 30 mixture-half cells: its total lies within 30 x [min, max] cell totals
     mix_tot = base[~split["part"].eq("reference").to_numpy()].sum(axis=1)
-    assert np.all(bulk.sum(axis=0) >= 30 * mix_tot.min() - 1e-6) and np.all(bulk.sum(axis=0) <= 30 * mix_tot.max() + 1e-6)
+    assert np.all(bulk.sum(axis=0) >= 30 * mix_tot.min() - 1e-6) and np.all(
+        bulk.sum(axis=0) <= 30 * mix_tot.max() + 1e-6
+    )
     again = make_pseudobulk(adata, "cell_type", n_samples=6, cells_per_sample=30, seed=3)
     pd.testing.assert_frame_equal(bulk, again[1])
     with pytest.raises(InputError, match="has 1 cell"):

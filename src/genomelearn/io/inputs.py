@@ -22,6 +22,7 @@ from genomelearn.errors import InputError
 
 __all__ = [
     "collect_checksums",
+    "collect_downloads",
     "download",
     "relative_data_path",
     "resolve_local",
@@ -84,6 +85,26 @@ def collect_checksums(config: Mapping) -> dict[str, str]:
                 found[str(node["url"])] = digest.lower()
             elif isinstance(digest, Mapping):
                 found.update({str(k): str(v).lower() for k, v in digest.items()})
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(config)
+    return found
+
+
+def collect_downloads(config: Mapping) -> dict[str, str]:
+    """``{relative data path: url}`` of every mapping in a (nested) config holding a ``path`` and a
+    literal ``url`` (URL templates, such as the introgression maps', are registered when used)."""
+    found: dict[str, str] = {}
+
+    def walk(node):
+        if isinstance(node, Mapping):
+            path, url = node.get("path"), node.get("url")
+            if isinstance(path, str) and isinstance(url, str) and url and "{" not in url:
+                found[relative_data_path(path).as_posix()] = url
             for value in node.values():
                 walk(value)
         elif isinstance(node, list):
@@ -160,4 +181,6 @@ def download(
             log("no sha256 configured for this URL: content not verified")
         os.replace(tmp, destination)
         return got
-    raise InputError(f"download of {url} to {destination} failed after {retries + 1} attempts: {last_error}")
+    raise InputError(
+        f"download of {url} to {destination} failed after {retries + 1} attempts: {last_error}"
+    )
