@@ -4,6 +4,7 @@
 from genomelearn.deconvolution import workflow_support as decon_support
 
 DECON = config.get("deconvolution", {})
+decon_out = decon_support.output
 
 decon_settings = lambda wc: decon_support.dataset_settings(DECON, wc.dataset)
 decon_file = lambda key: lambda wc: decon_support.resolve_file(
@@ -12,9 +13,8 @@ decon_file = lambda key: lambda wc: decon_support.resolve_file(
 decon_signature_inputs = lambda wc: decon_support.signature_inputs(
     DECON, wc.dataset, input_path
 )
-decon_pseudobulk_source = lambda wc: input_path(
-    DECON["datasets"][wc.dataset]["pseudobulk"]["path"],
-    DECON["datasets"][wc.dataset]["pseudobulk"].get("url"),
+decon_pseudobulk_source = lambda wc: decon_support.pseudobulk_source(
+    DECON, wc.dataset, input_path
 )
 
 
@@ -22,10 +22,10 @@ rule deconvolution_pseudobulk:
     input:
         source=decon_pseudobulk_source,
     output:
-        reference="results/deconvolution/{dataset}/pseudobulk/reference.h5ad",
-        bulk="results/deconvolution/{dataset}/pseudobulk/bulk.tsv",
-        truth="results/deconvolution/{dataset}/pseudobulk/truth.tsv",
-        split="results/deconvolution/{dataset}/pseudobulk/split.tsv",
+        reference=decon_out("pseudobulk_reference"),
+        bulk=decon_out("pseudobulk_bulk"),
+        truth=decon_out("pseudobulk_truth"),
+        split=decon_out("pseudobulk_split"),
     log:
         "logs/deconvolution/{dataset}/pseudobulk.log",
     benchmark:
@@ -43,12 +43,12 @@ rule deconvolution_signature:
         unpack(decon_signature_inputs),
     output:
         signature=report(
-            "results/deconvolution/{dataset}/signature.tsv",
+            decon_out("signature"),
             caption="../report/deconvolution/signature.rst",
             category="Bulk deconvolution",
             subcategory="{dataset}",
         ),
-        markers="results/deconvolution/{dataset}/markers.tsv",
+        markers=decon_out("markers"),
     log:
         "logs/deconvolution/{dataset}/signature.log",
     benchmark:
@@ -64,15 +64,15 @@ rule deconvolution_signature:
 rule deconvolution_deconvolve:
     input:
         bulk=decon_file("bulk"),
-        signature="results/deconvolution/{dataset}/signature.tsv",
+        signature=decon_out("signature"),
     output:
         proportions=report(
-            "results/deconvolution/{dataset}/proportions.tsv",
+            decon_out("proportions"),
             caption="../report/deconvolution/proportions.rst",
             category="Bulk deconvolution",
             subcategory="{dataset}",
         ),
-        genes="results/deconvolution/{dataset}/genes.tsv",
+        genes=decon_out("genes"),
     log:
         "logs/deconvolution/{dataset}/deconvolve.log",
     benchmark:
@@ -87,33 +87,33 @@ rule deconvolution_deconvolve:
 
 rule deconvolution_agreement:
     input:
-        proportions="results/deconvolution/{dataset}/proportions.tsv",
+        proportions=decon_out("proportions"),
         bulk=decon_file("bulk"),
-        signature="results/deconvolution/{dataset}/signature.tsv",
+        signature=decon_out("signature"),
         measured=decon_file("measured"),
         published=decon_file("published"),
     output:
         agreement=report(
-            "results/deconvolution/{dataset}/agreement.tsv",
+            decon_out("agreement"),
             caption="../report/deconvolution/agreement.rst",
             category="Bulk deconvolution",
             subcategory="{dataset}",
         ),
-        merged="results/deconvolution/{dataset}/comparison.tsv",
+        merged=decon_out("comparison"),
         variants=report(
-            "results/deconvolution/{dataset}/method_comparison.tsv",
+            decon_out("method_comparison"),
             caption="../report/deconvolution/method_comparison.rst",
             category="Bulk deconvolution",
             subcategory="{dataset}",
         ),
         published=report(
-            "results/deconvolution/{dataset}/published_comparison.tsv",
+            decon_out("published_comparison"),
             caption="../report/deconvolution/published.rst",
             category="Bulk deconvolution",
             subcategory="{dataset}",
         ),
         scatter=report(
-            "results/deconvolution/{dataset}/scatter.png",
+            decon_out("scatter"),
             caption="../report/deconvolution/scatter.rst",
             category="Bulk deconvolution",
             subcategory="{dataset}",
@@ -133,18 +133,18 @@ rule deconvolution_agreement:
 rule deconvolution_depth:
     input:
         bulk=decon_file("bulk"),
-        signature="results/deconvolution/{dataset}/signature.tsv",
+        signature=decon_out("signature"),
         measured=decon_file("measured"),
     output:
-        curve="results/deconvolution/{dataset}/depth_curve.tsv",
+        curve=decon_out("depth_curve"),
         summary=report(
-            "results/deconvolution/{dataset}/depth_summary.tsv",
+            decon_out("depth_summary"),
             caption="../report/deconvolution/depth_summary.rst",
             category="Bulk deconvolution",
             subcategory="{dataset}",
         ),
         plot=report(
-            "results/deconvolution/{dataset}/depth_curve.png",
+            decon_out("depth_plot"),
             caption="../report/deconvolution/depth_curve.rst",
             category="Bulk deconvolution",
             subcategory="{dataset}",

@@ -508,6 +508,8 @@ def test_reproduces_predictfibertype_on_real_data(data_mirror):
 
 
 def test_workflow_support_settings_and_targets():
+    from snakemake.utils import validate
+
     from genomelearn.deconvolution import workflow_support as ws
 
     block = {
@@ -532,6 +534,9 @@ def test_workflow_support_settings_and_targets():
             },
         },
     }
+    with pytest.raises(KeyError):  # defaults come from the schema only
+        ws.dataset_settings(block, "a")
+    validate(block, str(Path(__file__).parents[2] / "config/schemas/deconvolution.schema.yaml"))
     cfg = ws.dataset_settings(block, "a")
     assert (
         cfg["method"] == "nnls"
@@ -549,7 +554,9 @@ def test_workflow_support_settings_and_targets():
         "reference": ("ref.h5ad", None),
         "markers": ("mk.tsv", None),
     }
-    assert "results/deconvolution/a/agreement.tsv" in ws.targets(block, "a")
+    assert ws.dataset_settings(block, "r")["reference"]["n_markers"] == 20
+    assert ws.output("agreement", "a") == "results/deconvolution/a/agreement.tsv"
+    assert ws.output("agreement", "a") in ws.targets(block, "a")
     assert not any("depth" in t or "agreement" in t for t in ws.targets(block, "r"))
 
 

@@ -1,42 +1,60 @@
-"""Config helpers of rules/deconvolution.smk (kept here so the Snakefile holds rules only).
+"""Config helpers and output paths of rules/deconvolution.smk (kept here so the rule file holds
+rules only).
 
-All functions take the validated ``config["deconvolution"]`` block and a dataset name.
+All functions take the ``config["deconvolution"]`` block *after* validation against
+``config/schemas/deconvolution.schema.yaml``, which fills in every default (the schema is the one
+place defaults live), and a dataset name. Output paths are defined once, in ``FILES``.
 """
 
 from __future__ import annotations
 
-GLOBAL_DEFAULTS = {
-    "method": "deconrnaseq",
-    "normalization": "cpm",
-    "n_bootstrap": 1000,
-    "seed": 0,
-    "depths": [1000000, 100000, 10000],
-    "n_repeats": 20,
-}
-REFERENCE_DEFAULTS = {
-    "cluster_key": None,
-    "layer": None,
-    "use_raw": False,
-    "log1p": "auto",
-    "marker_layer": None,
-    "marker_use_raw": False,
-    "n_markers": 20,
-    "max_pval_adj": 0.05,
-    "min_log2fc": 1.0,
-}
-PSEUDOBULK_DEFAULTS = {
-    "n_samples": 40,
-    "cells_per_sample": 200,
-    "reference_fraction": 0.5,
-    "seed": 0,
-}
 RESULTS = "results/deconvolution/{dataset}"
-PSEUDOBULK_FILES = {"bulk": "bulk.tsv", "measured": "truth.tsv", "reference": "reference.h5ad"}
+# every output file of the analysis, relative to RESULTS (rules and targets use these)
+FILES = {
+    "pseudobulk_reference": "pseudobulk/reference.h5ad",
+    "pseudobulk_bulk": "pseudobulk/bulk.tsv",
+    "pseudobulk_truth": "pseudobulk/truth.tsv",
+    "pseudobulk_split": "pseudobulk/split.tsv",
+    "signature": "signature.tsv",
+    "markers": "markers.tsv",
+    "proportions": "proportions.tsv",
+    "genes": "genes.tsv",
+    "agreement": "agreement.tsv",
+    "comparison": "comparison.tsv",
+    "method_comparison": "method_comparison.tsv",
+    "published_comparison": "published_comparison.tsv",
+    "scatter": "scatter.png",
+    "depth_curve": "depth_curve.tsv",
+    "depth_summary": "depth_summary.tsv",
+    "depth_plot": "depth_curve.png",
+}
+# analysis-wide settings a dataset may override (a null override keeps the analysis-wide value)
+OVERRIDABLE = ("method", "normalization", "n_bootstrap", "seed", "depths", "n_repeats")
+# reference options passed to the scripts (schema definitions/reference_options)
+REFERENCE_KEYS = (
+    "cluster_key",
+    "layer",
+    "use_raw",
+    "log1p",
+    "marker_layer",
+    "marker_use_raw",
+    "n_markers",
+    "max_pval_adj",
+    "min_log2fc",
+)
+PSEUDOBULK_KEYS = ("n_samples", "cells_per_sample", "reference_fraction", "seed")
+# pseudo-bulk datasets read these inputs from the pseudo-bulk rule's outputs
+PSEUDOBULK_INPUTS = {
+    "bulk": "pseudobulk_bulk",
+    "measured": "pseudobulk_truth",
+    "reference": "pseudobulk_reference",
+}
 
 __all__ = [
+    "FILES",
     "dataset_settings",
     "file_spec",
-    "pseudobulk_output",
+    "output",
     "resolve_file",
     "signature_inputs",
     "signature_specs",
@@ -44,10 +62,9 @@ __all__ = [
 ]
 
 
-def pseudobulk_output(dataset: str, key: str) -> str:
-    """Path of a file made by the pseudo-bulk rule: key in bulk, measured, reference, split."""
-    name = PSEUDOBULK_FILES.get(key, f"{key}.tsv")
-    return f"{RESULTS.format(dataset=dataset)}/pseudobulk/{name}"
+def output(key: str, dataset: str = "{dataset}") -> str:
+    """Path of the output ``key`` of FILES for ``dataset`` (default: the ``{dataset}`` wildcard)."""
+    return f"{RESULTS.format(dataset=dataset)}/{FILES[key]}"
 
 
 def dataset_settings(block: dict, dataset: str) -> dict:
@@ -55,21 +72,20 @@ def dataset_settings(block: dict, dataset: str) -> dict:
 
     Returns:
         dict with method, normalization, n_bootstrap, seed, depths, n_repeats,
-        measured_columns, and ``reference`` (marker / averaging options) when a reference is used.
+        measured_columns, ``reference`` (marker / averaging options) when a reference or a
+        pseudo-bulk is used, and ``pseudobulk`` (mixing options) for pseudo-bulk datasets.
+
+    Raises:
+        KeyError: the block was not validated (a default is missing).
     """
     spec = block["datasets"][dataset]
-    cfg = {}
-    for key, default in GLOBAL_DEFAULTS.items():
-        value = spec.get(key)
-        cfg[key] = value if value is not None else block.get(key, default)
-    cfg["measured_columns"] = dict(spec.get("measured_columns") or {})
+    cfg = {key: block[key] if spec[key] is None else spec[key] for key in OVERRIDABLE}
+    cfg["measured_columns"] = dict(spec["measured_columns"])
     ref_spec = spec.get("reference") or spec.get("pseudobulk")
     if ref_spec:
-        ref = {**REFERENCE_DEFAULTS, **ref_spec}
-        cfg["reference"] = {k: v for k, v in ref.items() if k in REFERENCE_DEFAULTS}
+        cfg["reference"] = {key: ref_spec[key] for key in REFERENCE_KEYS}
     if spec.get("pseudobulk"):
-        mix = {**PSEUDOBULK_DEFAULTS, **spec["pseudobulk"]}
-        cfg["pseudobulk"] = {k: mix[k] for k in PSEUDOBULK_DEFAULTS}
+        cfg["pseudobulk"] = {key: spec["pseudobulk"][key] for key in PSEUDOBULK_KEYS}
     return cfg
 
 
@@ -78,14 +94,14 @@ def file_spec(block: dict, dataset: str, key: str) -> tuple[str, str | None] | N
     spec = block["datasets"][dataset].get(key)
     if not spec:
         return None
-    return spec["path"], spec.get("url")
+    return spec["path"], spec["url"]
 
 
 def resolve_file(block: dict, dataset: str, key: str, resolver) -> str | list:
     """Resolved path of the dataset's file ``key`` via ``resolver(path, url)`` (common.smk's
     ``input_path``), or [] (Snakemake's "no input") when the dataset has no such file."""
-    if block["datasets"][dataset].get("pseudobulk") and key in ("bulk", "measured"):
-        return pseudobulk_output(dataset, key)
+    if block["datasets"][dataset].get("pseudobulk") and key in PSEUDOBULK_INPUTS:
+        return output(PSEUDOBULK_INPUTS[key], dataset)
     spec = file_spec(block, dataset, key)
     return resolver(*spec) if spec else []
 
@@ -94,19 +110,25 @@ def signature_specs(block: dict, dataset: str) -> dict[str, tuple[str, str | Non
     """Inputs of the signature rule: {"signature": ...} or {"reference": ..., ["markers": ...]}."""
     spec = block["datasets"][dataset]
     if spec.get("signature"):
-        return {"signature": (spec["signature"]["path"], spec["signature"].get("url"))}
+        return {"signature": (spec["signature"]["path"], spec["signature"]["url"])}
     ref = spec["reference"]
-    out = {"reference": (ref["path"], ref.get("url"))}
+    out = {"reference": (ref["path"], ref["url"])}
     if ref.get("markers"):
-        out["markers"] = (ref["markers"]["path"], ref["markers"].get("url"))
+        out["markers"] = (ref["markers"]["path"], ref["markers"]["url"])
     return out
 
 
 def signature_inputs(block: dict, dataset: str, resolver) -> dict[str, str]:
     """Resolved inputs of the signature rule (pseudo-bulk datasets use their reference half)."""
     if block["datasets"][dataset].get("pseudobulk"):
-        return {"reference": pseudobulk_output(dataset, "reference")}
+        return {"reference": output("pseudobulk_reference", dataset)}
     return {name: resolver(*spec) for name, spec in signature_specs(block, dataset).items()}
+
+
+def pseudobulk_source(block: dict, dataset: str, resolver) -> str:
+    """Resolved .h5ad of a pseudo-bulk dataset."""
+    spec = block["datasets"][dataset]["pseudobulk"]
+    return resolver(spec["path"], spec["url"])
 
 
 def targets(block: dict, dataset: str) -> list[str]:
@@ -114,10 +136,9 @@ def targets(block: dict, dataset: str) -> list[str]:
     pseudo-bulk truth); depth curve unless ``depth_robustness`` is false or the bulk is a
     pseudo-bulk of normalised (non-count) expression."""
     spec = block["datasets"][dataset]
-    files = ["signature.tsv", "proportions.tsv", "genes.tsv"]
+    keys = ["signature", "proportions", "genes"]
     if spec.get("measured") or spec.get("pseudobulk"):
-        files += ["agreement.tsv", "comparison.tsv", "method_comparison.tsv", "published_comparison.tsv", "scatter.png"]
-    if spec.get("depth_robustness", True) and not spec.get("pseudobulk"):
-        files += ["depth_curve.tsv", "depth_summary.tsv", "depth_curve.png"]
-    root = RESULTS.format(dataset=dataset)
-    return [f"{root}/{name}" for name in files]
+        keys += ["agreement", "comparison", "method_comparison", "published_comparison", "scatter"]
+    if spec["depth_robustness"] and not spec.get("pseudobulk"):
+        keys += ["depth_curve", "depth_summary", "depth_plot"]
+    return [output(key, dataset) for key in keys]
