@@ -144,3 +144,51 @@ def test_unknown_dataset_in_selection_is_refused(tmp_path):
     result = snakemake("singlecell", "--dry-run", "--configfile", str(config))
     assert result.returncode != 0
     assert "datasets.singlecell names nope, not defined" in result.stdout + result.stderr
+
+
+def _pyproject() -> dict:
+    import tomllib
+
+    return tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+
+
+def test_lock_pins_every_dependency_of_pyproject():
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    pins = {}
+    for line in (REPO / "requirements" / "lock.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            assert version, f"lock line without an exact pin: {line}"
+            pins[canonicalize_name(name)] = version
+    project = _pyproject()
+    wanted = list(project["dependencies"])
+    for extra in project["optional-dependencies"].values():
+        wanted += extra
+    missing = [
+        r
+        for r in wanted
+        if canonicalize_name(Requirement(r).name) not in pins | {"genomelearn": 0}
+    ]
+    assert not missing, f"not in requirements/lock.txt (run requirements/make_lock.sh): {missing}"
+    for text in wanted:
+        requirement = Requirement(text)
+        pinned = pins.get(canonicalize_name(requirement.name))
+        if pinned:
+            assert requirement.specifier.contains(pinned, prereleases=True), (text, pinned)
+
+
+def test_conda_envs_are_pinned_and_install_the_engine_at_this_version():
+    import genomelearn
+
+    version = _pyproject()["version"]
+    assert genomelearn.__version__ == version
+    for env in sorted((REPO / "envs").glob("*.yaml")):
+        spec = yaml.safe_load(env.read_text())
+        conda = [d for d in spec["dependencies"] if isinstance(d, str) and d != "pip"]
+        unpinned = [d for d in conda if "=" not in d]
+        assert not unpinned, (env.name, unpinned)
+        pip = next(d["pip"] for d in spec["dependencies"] if isinstance(d, dict))
+        assert not any(p.startswith("-e") for p in pip), env.name
+        assert f"genomelearn=={version}" in env.read_text(), env.name
