@@ -46,7 +46,7 @@ rule run_times:
         report(
             RUN_TIMES,
             caption="../report/workflow/run_times.rst",
-            category="Workflow",
+            category="Run time and benchmarks",
             labels={"table": "run time and peak memory per job"},
         ),
     log:
@@ -71,7 +71,7 @@ rule benchmark_table:
         report(
             "results/benchmarks/{bench}.tsv",
             caption="../report/workflow/benchmark.rst",
-            category="Workflow",
+            category="Run time and benchmarks",
             subcategory="Benchmarks",
             labels={"benchmark": "{bench}"},
         ),
