@@ -57,7 +57,18 @@ def type_of(spec: dict) -> str:
     return " or ".join(kind) if isinstance(kind, list) else str(kind)
 
 
-def rows(properties: dict, prefix: str):
+def included(spec: dict, schema: dict) -> dict:
+    """Properties of ``spec`` plus those of local definitions it includes with allOf/$ref."""
+    props = dict(spec.get("properties", {}))
+    for part in spec.get("allOf", []):
+        target = schema
+        for step in part.get("$ref", "#").lstrip("#/").split("/"):
+            target = target[step] if step else target
+        props.update(target.get("properties", {}))
+    return props
+
+
+def rows(properties: dict, prefix: str, schema: dict):
     for name, spec in properties.items():
         key = f"{prefix}{name}"
         default = json.dumps(spec["default"]) if "default" in spec else ""
@@ -69,11 +80,11 @@ def rows(properties: dict, prefix: str):
             if default != ""
             else (f"| `{key}` | {type_of(spec)} | | {text} |")
         )
-        if "properties" in spec:
-            yield from rows(spec["properties"], f"{key}.")
+        if "properties" in spec or "allOf" in spec:
+            yield from rows(included(spec, schema), f"{key}.", schema)
         extra = spec.get("additionalProperties")
         if isinstance(extra, dict) and "properties" in extra:
-            yield from rows(extra["properties"], f"{key}.<name>.")
+            yield from rows(included(extra, schema), f"{key}.<name>.", schema)
 
 
 def main() -> None:
@@ -84,7 +95,9 @@ def main() -> None:
         parts.append(f"### {title} (`config/schemas/{name}.schema.yaml`)\n")
         parts.append(" ".join(str(schema.get("description", "")).split()) + "\n")
         parts.append("| key | type | default | meaning |\n|---|---|---|---|")
-        parts.extend(rows(schema.get("properties", {}), "" if name == "config" else f"{name}."))
+        parts.extend(
+            rows(schema.get("properties", {}), "" if name == "config" else f"{name}.", schema)
+        )
         parts.append("")
     (HERE / "README.md").write_text("\n".join(parts))
 
