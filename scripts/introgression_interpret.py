@@ -33,7 +33,7 @@ def main(smk):
     test = np.flatnonzero(split == "test")
     if len(test) > p["max_windows"]:
         test = np.sort(rng.choice(test, p["max_windows"], replace=False))
-    saved = torch.load(smk.input.bilstm, map_location="cpu", weights_only=False)
+    saved = torch.load(smk.input.bilstm, map_location="cpu", weights_only=True)
     arch = {k: v for k, v in saved["architecture"].items() if k != "training"}
     model = KmerBiLSTM(vocab_size=kmer_vocab_size(k_tok), **arch)
     model.load_state_dict(saved["state_dict"])
