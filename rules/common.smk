@@ -7,14 +7,15 @@ from snakemake.utils import validate
 
 from genomelearn.errors import InputError
 from genomelearn.io.inputs import resolve_input
+from genomelearn.validation import check_dataset_sizes, validate_config
 
 ANALYSES = ["introgression", "ancient_dna", "singlecell", "deconvolution"]
 
-validate(config, workflow.source_path("../config/schemas/config.schema.yaml"))
+validate_config(config, Path(workflow.basedir) / "config" / "schemas" / "config.schema.yaml")
 for _analysis in ANALYSES:
     _schema = Path(workflow.basedir) / "config" / "schemas" / f"{_analysis}.schema.yaml"
     if _analysis in config and _schema.exists():
-        validate(config[_analysis], str(_schema))
+        validate_config(config[_analysis], _schema, _analysis)
 
 
 def _data_mirror():
@@ -45,6 +46,10 @@ def input_path(value, url=None):
         return str(resolve_input(value, mirror=DATA_MIRROR, url=url))
     except InputError as exc:
         raise WorkflowError(str(exc))
+
+
+# datasets below their analysis' minimum size stop the run here, before any job
+check_dataset_sizes(config, input_path, workflow.basedir)
 
 
 def training_settings(overrides=None):
