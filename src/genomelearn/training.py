@@ -397,8 +397,8 @@ def fit(
             is then read with ``torch.load(weights_only=True)`` (tensors and plain containers
             only, never arbitrary pickles) and its embedded fingerprint compared again. A
             checkpoint whose fingerprint differs, is missing or is empty is stale: it is deleted
-            and training starts afresh. With an empty ``fingerprint`` no checkpoint is written or
-            resumed at all (nothing could prove it belongs to this run).
+            and training starts afresh. With an empty ``fingerprint`` no checkpoint is ever
+            resumed (nothing could prove it belongs to this run).
 
     Returns:
         :class:`FitResult`.
@@ -437,11 +437,12 @@ def fit(
         "fingerprint": fingerprint,
     }
     resumed_from = None
+    saved = None
     if ckpt_path is not None and not fingerprint:
-        log(f"no run fingerprint given: checkpoints in {ckpt_path.parent} disabled (an interrupted run restarts)")
+        log(f"no run fingerprint given: any checkpoint in {ckpt_path.parent} is ignored (training from scratch)")
         _remove_checkpoint(ckpt_path)
-        ckpt_path = None
-    saved = _load_checkpoint(ckpt_path, fingerprint, device, log) if ckpt_path is not None else None
+    elif ckpt_path is not None:
+        saved = _load_checkpoint(ckpt_path, fingerprint, device, log)
     if saved is not None:
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
@@ -484,7 +485,7 @@ def fit(
                     log(f"signal {flag.received} received: checkpoint written at epoch {epoch} batch {b + 1}")
                     raise TrainingInterrupted(
                         f"training interrupted by signal {flag.received} at epoch {epoch}, batch {b + 1}/{n_batches}; "
-                        + (f"checkpoint {ckpt_path} written, rerun to resume" if ckpt_path else "no checkpoint")
+                        + f"checkpoint {ckpt_path} written, rerun to resume"
                     )
             seconds = state["epoch_seconds"] + time.perf_counter() - start_time
             train_loss = state["running_loss"] / max(state["running_items"], 1)

@@ -54,7 +54,9 @@ def own_result(path: str | os.PathLike, root: str = "results") -> Path:
     resolved = Path(path).resolve()
     base = Path(root).resolve()
     if resolved != base and base not in resolved.parents:
-        raise InputError(f"{path}: refusing to load a model file from outside this run's {root}/ directory")
+        raise InputError(
+            f"{path}: refusing to load a model file from outside this run's {root}/ directory"
+        )
     return Path(path)
 
 
@@ -114,16 +116,27 @@ def _describe(error, section: str) -> str:
     if kind == "enum":
         return f"{where}: {_short(error.instance)} is not allowed; allowed values: {', '.join(map(repr, error.validator_value))}"
     if kind == "required":
-        missing = [k for k in error.validator_value if isinstance(error.instance, dict) and k not in error.instance]
+        missing = [
+            k
+            for k in error.validator_value
+            if isinstance(error.instance, dict) and k not in error.instance
+        ]
         return f"{where}: missing required key(s) {', '.join(map(repr, missing))}"
     if kind == "type":
         expected = error.validator_value
         expected = " or ".join(expected) if isinstance(expected, list) else expected
         return f"{where}: {_short(error.instance)} has the wrong type; expected {expected}"
     if kind == "pattern":
-        return f"{where}: {_short(error.instance)} does not match the pattern {error.validator_value}"
+        return (
+            f"{where}: {_short(error.instance)} does not match the pattern {error.validator_value}"
+        )
     if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        word = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}[kind]
+        word = {
+            "minimum": ">=",
+            "maximum": "<=",
+            "exclusiveMinimum": ">",
+            "exclusiveMaximum": "<",
+        }[kind]
         return f"{where}: {_short(error.instance)} is out of range; must be {word} {error.validator_value}"
     if kind in ("oneOf", "anyOf") and error.context:
         options = []
@@ -144,7 +157,9 @@ def schema_errors(data, schema_path: str | os.PathLike, section: str = "") -> li
     """Violations of ``schema_path`` by ``data``, one short line each (defaults are filled into
     ``data`` in place, as Snakemake's ``validate`` does). Empty list: valid."""
     validator = _validator(_load_schema(schema_path))
-    errors = sorted(validator.iter_errors(data), key=lambda e: (list(map(str, e.absolute_path)), e.validator))
+    errors = sorted(
+        validator.iter_errors(data), key=lambda e: (list(map(str, e.absolute_path)), e.validator)
+    )
     return [_describe(e, section) for e in errors]
 
 
@@ -165,7 +180,9 @@ def validate_config(data, schema_path: str | os.PathLike, section: str = "") -> 
 
     lines = schema_errors(data, schema_path, section)
     if lines:
-        shown = lines[:MAX_ERRORS] + ([f"... and {len(lines) - MAX_ERRORS} more"] if len(lines) > MAX_ERRORS else [])
+        shown = lines[:MAX_ERRORS] + (
+            [f"... and {len(lines) - MAX_ERRORS} more"] if len(lines) > MAX_ERRORS else []
+        )
         raise WorkflowError(
             f"invalid config ({len(lines)} problem{'s' if len(lines) > 1 else ''}; schema {Path(schema_path).name}):\n  "
             + "\n  ".join(shown)
@@ -235,13 +252,17 @@ def singlecell_size_errors(sc: Mapping, resolve: Callable[[str, str | None], str
             if spec.get("metadata"):
                 meta_path = resolve(spec["metadata"]["path"], spec["metadata"].get("url"))
                 table = sc_io.read_table(meta_path, where)
-                meta_ids = sc_io._ids_from_table(table, spec["metadata"].get("id_column"), meta_path, where)
+                meta_ids = sc_io._ids_from_table(
+                    table, spec["metadata"].get("id_column"), meta_path, where
+                )
             counts, common = {}, None
             for omic, ospec in spec["omics"].items():
                 path = resolve(ospec["path"], ospec.get("url"))
                 fmt = ospec.get("format") or sc_io.infer_format(path)
                 owhere = f"{where} omic {omic} file {path}"
-                ids = _cell_ids(path, fmt, ospec.get("orientation") or "cells_x_features", meta_ids, owhere)
+                ids = _cell_ids(
+                    path, fmt, ospec.get("orientation") or "cells_x_features", meta_ids, owhere
+                )
                 sc_io._check_ids(ids, "cell", owhere)
                 counts[omic] = len(ids)
                 common = set(ids) if common is None else common & set(ids)
@@ -279,7 +300,9 @@ def adna_size_errors(sheet, fractions, sheet_path: str) -> list[str]:
     return problems
 
 
-def check_dataset_sizes(config: Mapping, resolve: Callable[[str, str | None], str], basedir: str = ".") -> None:
+def check_dataset_sizes(
+    config: Mapping, resolve: Callable[[str, str | None], str], basedir: str = "."
+) -> None:
     """Stop before any job runs when an enabled analysis has a dataset below its minimum size.
 
     Raises:
@@ -306,4 +329,6 @@ def check_dataset_sizes(config: Mapping, resolve: Callable[[str, str | None], st
             if fractions:
                 problems += adna_size_errors(sheet, fractions, str(path))
     if problems:
-        raise WorkflowError("input too small or invalid (nothing was run):\n  " + "\n  ".join(problems))
+        raise WorkflowError(
+            "input too small or invalid (nothing was run):\n  " + "\n  ".join(problems)
+        )

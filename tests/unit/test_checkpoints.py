@@ -158,7 +158,7 @@ def test_input_fingerprint_hashes_beyond_the_first_mebibyte(tmp_path):
 
 
 @pytest.mark.parametrize("fingerprint", ["", None])
-def test_empty_fingerprint_writes_and_resumes_nothing(tmp_path, fingerprint):
+def test_empty_fingerprint_never_resumes(tmp_path, fingerprint):
     data = _write_inputs(tmp_path / "x.npy")
     # a checkpoint of an earlier run with the same (empty) fingerprint is not resumed either
     _interrupted_run(data, tmp_path / "ckpt", "some-run", _config())
@@ -171,7 +171,16 @@ def test_empty_fingerprint_writes_and_resumes_nothing(tmp_path, fingerprint):
         **kwargs,
     )
     assert result.resumed_from_epoch is None
-    assert not (tmp_path / "ckpt" / "last.pt").exists()
+    # nor is the checkpoint it wrote itself (its sidecar records an empty fingerprint)
+    assert (tmp_path / "ckpt" / "last.pt").exists()
+    again = fit(
+        _model(),
+        *_load(data),
+        config=_config(max_epochs=2),
+        checkpoint_dir=tmp_path / "ckpt",
+        **kwargs,
+    )
+    assert again.resumed_from_epoch is None
 
 
 @pytest.mark.parametrize("sidecar", ["missing", "empty", "garbage"])

@@ -18,14 +18,16 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
 
-import anndata as ad
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from genomelearn.errors import InputError
+
+if TYPE_CHECKING:
+    import anndata as ad
 
 FORMATS = ("h5ad", "csv", "tsv", "npy", "npz")
 ORIENTATIONS = ("cells_x_features", "features_x_cells")
@@ -253,6 +255,8 @@ def read_omic(
         InputError: unreadable file, non-numeric value (with its line), wrong shape, duplicated cell
             IDs, infinite values, a feature or cell with no observed value.
     """
+    import anndata as ad
+
     fmt = fmt or infer_format(path)
     where = f"{where} file {path}".strip()
     if fmt not in FORMATS:
