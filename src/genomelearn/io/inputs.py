@@ -25,8 +25,8 @@ def resolve_input(
 ) -> Path:
     """Return an existing local path for an input file.
 
-    Order: ``path`` itself if it exists; else ``mirror / path`` (``path`` taken relative to the
-    mirror); else a previous download ``download_dir / path``; else ``url`` downloaded atomically to
+    Order: ``path`` itself if it exists; else, for a relative ``path``, ``mirror / path``; else a
+    previous download ``download_dir / path``; else ``url`` downloaded atomically to
     ``download_dir / path`` (written to a temporary file and renamed, so an interrupted download
     leaves nothing behind).
 
@@ -48,7 +48,7 @@ def resolve_input(
         return candidate
     tried = [str(candidate)]
     relative = Path(str(path).lstrip("/")) if candidate.is_absolute() else candidate
-    if mirror:
+    if mirror and not candidate.is_absolute():  # an absolute path means exactly that file
         in_mirror = Path(mirror) / relative
         if in_mirror.exists():
             return in_mirror
