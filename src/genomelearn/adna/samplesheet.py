@@ -44,6 +44,11 @@ def _read_rows(path) -> tuple[list[str], list[tuple[int, list[str]]]]:
             continue
         fields = [f.strip() for f in line.split("\t")]
         if header is None:
+            if len(fields) == 1 and len(line.split()) > 1:
+                raise InputError(
+                    f"{path} line {lineno}: the header has no tab (fields separated by spaces instead of "
+                    "tabs?); the sample sheet must be tab-separated"
+                )
             header = (lineno, fields)
             continue
         if len(fields) != len(header[1]):
