@@ -273,7 +273,12 @@ def singlecell_size_errors(sc: Mapping, resolve: Callable[[str, str | None], str
             problems.append(f"{where}: cannot count its cells ({type(exc).__name__}: {exc})")
             continue
         n_cells = len(common) if len(counts) > 1 else next(iter(counts.values()))
-        if n_cells < need:
+        if len(counts) > 1 and n_cells == 0:
+            problems.append(
+                f"{where}: no cell ID is shared by all omics ({', '.join(f'{o}: {c} cells' for o, c in counts.items())}); "
+                "the omics must name the same cells"
+            )
+        elif n_cells < need:
             per_omic = ", ".join(f"{o}: {c}" for o, c in counts.items())
             shared = f"; {n_cells} shared by all omics" if len(counts) > 1 else ""
             problems.append(

@@ -488,7 +488,9 @@ case("sc-no-row-names", r"m\.csv: the first column holds numbers .* not row name
     (lambda t: _write(t / "m.csv", _matrix().to_csv(index=False)), _sc_read)
 )
 case(
-    "sc-no-delimiter", r"m\.csv line 1 has no comma delimiter and no other delimiter", _good_matrix
+    "sc-no-delimiter",
+    r"omic rna file \S*m\.csv line 1 has no comma delimiter and no other delimiter",
+    _good_matrix,
 )((lambda t: _write(t / "m.csv", "cells|g0|g1\nc0|1|2\nc1|3\n"), _sc_read))
 
 
@@ -526,7 +528,7 @@ for _n in (1, 5):
     )((lambda t, n=_n: _sc_config(t, (n,)), _sc_sizes))
 case(
     "sc-omics-share-no-cell",
-    r"dataset d: 0 cell\(s\) \(o0: 60, o1: 60; 0 shared by all omics\), fewer than the 45",
+    r"dataset d: no cell ID is shared by all omics \(o0: 60 cells, o1: 60 cells\)",
     lambda t: _sc_config(t, (60, 60), ("c", "c")),
 )((lambda t: _sc_config(t, (60, 60), ("c", "x")), _sc_sizes))
 

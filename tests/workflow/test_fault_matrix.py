@@ -204,13 +204,14 @@ def _history(workdir):
 def test_faults_during_training(tmp_path):
     workdir, logs = tmp_path / "run", tmp_path / "logs"
 
-    # 1. a second run at once is refused by Snakemake's lock; 2. kill -9 of the training job
+    # 1. a second run at once is refused by Snakemake's lock (the training is paused meanwhile, so
+    #    that it is still at epoch 1 afterwards); 2. kill -9 of the training job
     proc, pid = _start_and_wait_for_epoch(workdir, CONFIG, logs / "1_first.log", 1)
     try:
+        os.kill(pid, signal.SIGSTOP)
         second = _snakemake(workdir, CONFIG)
-        assert second.returncode == 1 and "cannot be locked" in second.stdout + second.stderr, (
-            second.stderr
-        )
+        assert second.returncode == 1, second.stderr
+        assert "cannot be locked" in second.stdout + second.stderr, second.stderr
         os.kill(pid, signal.SIGKILL)
         assert proc.wait(timeout=120) == 1, tail(logs / "1_first.log")
     finally:

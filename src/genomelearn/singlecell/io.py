@@ -108,15 +108,16 @@ def sniff_delimiter(path: str | os.PathLike, expected: str, where: str) -> str:
     if len(fits) == 1:
         return fits[0]
     expected_name = _DELIMITERS.get(expected, repr(expected))
+    where = where if str(path) in where else f"{where}: {path}"
     first = lines[0] if len(lines[0]) <= 60 else lines[0][:60] + "…"
     if not fits:
         raise InputError(
-            f"{where}: {path} line 1 has no {expected_name} delimiter and no other delimiter "
+            f"{where} line 1 has no {expected_name} delimiter and no other delimiter "
             f"(comma, tab, semicolon, whitespace) splits its first {len(lines)} lines into the same number of "
             f"fields; first line: {first!r}"
         )
     raise InputError(
-        f"{where}: {path} line 1 has no {expected_name} delimiter and the delimiter is ambiguous "
+        f"{where} line 1 has no {expected_name} delimiter and the delimiter is ambiguous "
         f"({', '.join(_DELIMITERS[f] for f in fits)} all fit); set format or fix the file; first line: {first!r}"
     )
 
