@@ -11,7 +11,9 @@ from genomelearn.validation import check_dataset_sizes, validate_config
 
 ANALYSES = ["introgression", "ancient_dna", "singlecell", "deconvolution"]
 
-validate_config(config, Path(workflow.basedir) / "config" / "schemas" / "config.schema.yaml")
+validate_config(
+    config, Path(workflow.basedir) / "config" / "schemas" / "config.schema.yaml"
+)
 for _analysis in ANALYSES:
     _schema = Path(workflow.basedir) / "config" / "schemas" / f"{_analysis}.schema.yaml"
     if _analysis in config and _schema.exists():
@@ -49,7 +51,7 @@ def input_path(value, url=None):
 
 
 # datasets below their analysis' minimum size stop the run here, before any job
-check_dataset_sizes(config, input_path, workflow.basedir)
+check_dataset_sizes(config, input_path, workflow.basedir, workflow.dag_settings.targets)
 
 
 def training_settings(overrides=None):

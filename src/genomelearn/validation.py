@@ -305,10 +305,25 @@ def adna_size_errors(sheet, fractions, sheet_path: str) -> list[str]:
     return problems
 
 
+_ADNA_PER_SAMPLE = re.compile(
+    r"^results/ancient_dna/(reads|index|damage|lengths|extraction)/[^/]+$"
+)
+
+
+def adna_needs_split(targets) -> bool:
+    """False when every requested target is a per-sample extraction output of the ancient-DNA
+    analysis (which needs no individual-level split); True for the default target."""
+    targets = [str(t) for t in (targets or [])]
+    return not targets or not all(_ADNA_PER_SAMPLE.match(t) for t in targets)
+
+
 def check_dataset_sizes(
-    config: Mapping, resolve: Callable[[str, str | None], str], basedir: str = "."
+    config: Mapping, resolve: Callable[[str, str | None], str], basedir: str = ".", targets=()
 ) -> None:
     """Stop before any job runs when an enabled analysis has a dataset below its minimum size.
+
+    ``targets``: the requested targets (``workflow.dag_settings.targets``); the ancient-DNA
+    individual count is checked only when they need the split (:func:`adna_needs_split`).
 
     Raises:
         snakemake.exceptions.WorkflowError: listing every dataset, with its counts.
@@ -320,7 +335,7 @@ def check_dataset_sizes(
     if sc.get("enabled"):
         problems += singlecell_size_errors(sc, resolve)
     adna = config.get("ancient_dna") or {}
-    if adna.get("enabled"):
+    if adna.get("enabled") and adna_needs_split(targets):
         from genomelearn.adna import workflow_support as adna_support
         from genomelearn.adna.samplesheet import load_sample_sheet
 

@@ -547,6 +547,31 @@ case(
 )((lambda t: _sc_config(t, labels=True), _sc_load))
 
 
+def _adna_sizes(tmp):
+    from genomelearn.adna.samplesheet import load_sample_sheet
+    from genomelearn.validation import adna_size_errors
+
+    problems = adna_size_errors(load_sample_sheet(tmp / "sheet.tsv"), [0.6, 0.2, 0.2], "sheet.tsv")
+    if problems:
+        raise InputError("\n".join(problems))
+
+
+case(
+    "sheet-fewer-individuals-than-splits",
+    r"sheet\.tsv: 2 modern individual\(s\), fewer than the 3 splits with a positive fraction \[0\.6, 0\.2, 0\.2\]",
+    lambda t: _write(t / "sheet.tsv", _sheet_text(("A1", "M1", "A2", "M2", "A3", "M3"))),
+)((lambda t: _write(t / "sheet.tsv", _sheet_text(("A1", "M1", "A2", "M2", "A3"))), _adna_sizes))
+
+
+def test_adna_split_check_only_for_targets_that_need_it():
+    from genomelearn.validation import adna_needs_split
+
+    assert adna_needs_split(()) and adna_needs_split(["results/ancient_dna/metrics.tsv"])
+    assert not adna_needs_split(
+        ["results/ancient_dna/reads/S1.parquet", "results/ancient_dna/index/S1.bam.bai"]
+    )
+
+
 # --------------------------------------------------------------------------------------- config
 def _config(tmp):
     from genomelearn.validation import validate_config
