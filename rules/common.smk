@@ -7,7 +7,11 @@ from snakemake.utils import validate
 
 from genomelearn.errors import InputError
 from genomelearn.io.inputs import resolve_input
-from genomelearn.validation import check_dataset_sizes, validate_config
+from genomelearn.validation import (
+    check_adna_split,
+    check_dataset_sizes,
+    validate_config,
+)
 
 ANALYSES = ["introgression", "ancient_dna", "singlecell", "deconvolution"]
 
@@ -51,7 +55,7 @@ def input_path(value, url=None):
 
 
 # datasets below their analysis' minimum size stop the run here, before any job
-check_dataset_sizes(config, input_path, workflow.basedir, workflow.dag_settings.targets)
+check_dataset_sizes(config, input_path)
 
 
 def training_settings(overrides=None):

@@ -305,49 +305,34 @@ def adna_size_errors(sheet, fractions, sheet_path: str) -> list[str]:
     return problems
 
 
-_ADNA_PER_SAMPLE = re.compile(
-    r"^results/ancient_dna/(reads|index|damage|lengths|extraction)/[^/]+$"
-)
+def check_adna_split(sheet, adna: Mapping, sheet_path) -> list:
+    """Input function of the rule ``ancient_dna_splits``: evaluated when the DAG is built, so a
+    sample sheet with too few individuals stops the run before any job (and only when a requested
+    target needs the split). Returns ``[]`` (no extra input files).
+
+    Raises:
+        snakemake.exceptions.WorkflowError: from :func:`adna_size_errors`.
+    """
+    from snakemake.exceptions import WorkflowError
+
+    problems = adna_size_errors(sheet, adna["split"]["fractions"], str(sheet_path))
+    if problems:
+        raise WorkflowError("too few individuals (nothing was run):\n  " + "\n  ".join(problems))
+    return []
 
 
-def adna_needs_split(targets) -> bool:
-    """False when every requested target is a per-sample extraction output of the ancient-DNA
-    analysis (which needs no individual-level split); True for the default target."""
-    targets = [str(t) for t in (targets or [])]
-    return not targets or not all(_ADNA_PER_SAMPLE.match(t) for t in targets)
-
-
-def check_dataset_sizes(
-    config: Mapping, resolve: Callable[[str, str | None], str], basedir: str = ".", targets=()
-) -> None:
-    """Stop before any job runs when an enabled analysis has a dataset below its minimum size.
-
-    ``targets``: the requested targets (``workflow.dag_settings.targets``); the ancient-DNA
-    individual count is checked only when they need the split (:func:`adna_needs_split`).
+def check_dataset_sizes(config: Mapping, resolve: Callable[[str, str | None], str]) -> None:
+    """Stop before any job runs when an enabled single-cell dataset is below its minimum size
+    (:func:`singlecell_size_errors`; the ancient-DNA individuals are checked by
+    :func:`check_adna_split`).
 
     Raises:
         snakemake.exceptions.WorkflowError: listing every dataset, with its counts.
     """
     from snakemake.exceptions import WorkflowError
 
-    problems = []
     sc = config.get("singlecell") or {}
-    if sc.get("enabled"):
-        problems += singlecell_size_errors(sc, resolve)
-    adna = config.get("ancient_dna") or {}
-    if adna.get("enabled") and adna_needs_split(targets):
-        from genomelearn.adna import workflow_support as adna_support
-        from genomelearn.adna.samplesheet import load_sample_sheet
-
-        path = adna_support.sheet_path(adna, basedir)
-        try:
-            sheet = load_sample_sheet(path)
-        except InputError as exc:
-            problems.append(str(exc))
-        else:
-            fractions = (adna.get("split") or {}).get("fractions")  # schema default filled in
-            if fractions:
-                problems += adna_size_errors(sheet, fractions, str(path))
+    problems = singlecell_size_errors(sc, resolve) if sc.get("enabled") else []
     if problems:
         raise WorkflowError(
             "input too small or invalid (nothing was run):\n  " + "\n  ".join(problems)

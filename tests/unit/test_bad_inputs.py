@@ -563,15 +563,6 @@ case(
 )((lambda t: _write(t / "sheet.tsv", _sheet_text(("A1", "M1", "A2", "M2", "A3"))), _adna_sizes))
 
 
-def test_adna_split_check_only_for_targets_that_need_it():
-    from genomelearn.validation import adna_needs_split
-
-    assert adna_needs_split(()) and adna_needs_split(["results/ancient_dna/metrics.tsv"])
-    assert not adna_needs_split(
-        ["results/ancient_dna/reads/S1.parquet", "results/ancient_dna/index/S1.bam.bai"]
-    )
-
-
 # --------------------------------------------------------------------------------------- config
 def _config(tmp):
     from genomelearn.validation import validate_config
