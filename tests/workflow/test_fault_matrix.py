@@ -224,7 +224,10 @@ def test_faults_during_training(tmp_path):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=60)
     os.kill(pid, signal.SIGKILL)
-    assert "resumed from" in tail(workdir / TRAIN_LOG, 10**6)
+    assert (
+        "resumed from results/introgression/tiny/models/cnn/blocks/checkpoint/last.pt: 1 epochs done"
+        in tail(workdir / TRAIN_LOG, 10**6)
+    )
     assert not (workdir / PREDICTIONS).exists()
 
     # 4. Snakemake's lock outlives a kill -9 of Snakemake (it can't tell a dead owner from a live
@@ -259,5 +262,7 @@ def test_faults_during_training(tmp_path):
     rc = run(_cmd(workdir, other_split), logs / "8_content.log", timeout=300)
     assert rc == 0, tail(logs / "8_content.log")
     train_log = tail(workdir / TRAIN_LOG, 10**6)
-    assert "ignoring stale checkpoint" in train_log and "resumed from" not in train_log
+    assert (
+        "ignoring stale checkpoint" in train_log and "last.pt: " not in train_log
+    )  # no "resumed from <ckpt>: "
     assert _history(workdir)["resumed_from_epoch"].isna().all()
