@@ -17,6 +17,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -287,3 +288,24 @@ def test_resume_after_kill_9_is_bit_identical(tmp_path):
     result = fit(model, *_load(data), config=_config(), checkpoint_dir=ckpt, fingerprint=fp)
     assert result.resumed_from_epoch is not None and result.resumed_from_epoch >= 1
     assert _same_weights(model, _reference(data, _config()))
+
+
+def test_model_files_load_only_from_own_results(tmp_path, monkeypatch):
+    from genomelearn.errors import InputError
+    from genomelearn.validation import own_result
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "results" / "m").mkdir(parents=True)
+    (tmp_path / "results" / "m" / "model.joblib").write_bytes(b"x")
+    (tmp_path / "elsewhere.joblib").write_bytes(b"x")
+    assert own_result("results/m/model.joblib") == Path("results/m/model.joblib")
+    for outside in (
+        "elsewhere.joblib",
+        "results/../elsewhere.joblib",
+        str(tmp_path / "elsewhere.joblib"),
+    ):
+        with pytest.raises(InputError, match="outside this run's results/"):
+            own_result(outside)
+    (tmp_path / "results" / "link.joblib").symlink_to(tmp_path / "elsewhere.joblib")
+    with pytest.raises(InputError, match="outside"):
+        own_result("results/link.joblib")
