@@ -17,7 +17,7 @@ from genomelearn.interpret import aggregate_by_token, position_permutation_impor
 from genomelearn.introgression.io import read_split  # noqa: E402
 from genomelearn.models.sequence import KmerBiLSTM  # noqa: E402
 from genomelearn.training import ArraySource, predict  # noqa: E402
-from genomelearn.validation import own_result  # noqa: E402
+from genomelearn.validation import own_result
 from genomelearn.workflow import get_logger, run_script  # noqa: E402
 
 
