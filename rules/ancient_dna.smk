@@ -137,6 +137,8 @@ rule ancient_dna_splits:
     input:
         summaries=expand(f"{ADNA_DIR}/extraction/{{sample}}.json", sample=ADNA_SAMPLES),
         sheet=ADNA_SHEET_PATH,
+        # too few individuals for the split: an error when the DAG is built, before any job
+        sizes_ok=lambda wc: check_adna_split(ADNA_SHEET, ADNA, ADNA_SHEET_PATH),
     output:
         splits=report(
             f"{ADNA_DIR}/splits.tsv",

@@ -5,21 +5,29 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from genomelearn.errors import InputError
 from genomelearn.io.inputs import (
     collect_checksums,
     collect_downloads,
     relative_data_path,
     resolve_local,
 )
+from genomelearn.validation import (
+    check_adna_split,
+    check_dataset_sizes,
+    validate_config,
+)
 
 ANALYSES = ["introgression", "ancient_dna", "singlecell", "deconvolution"]
 DOWNLOAD_DIR = "resources/downloads"
 
-validate(config, workflow.source_path("../config/schemas/config.schema.yaml"))
+validate_config(
+    config, Path(workflow.basedir) / "config" / "schemas" / "config.schema.yaml"
+)
 for _analysis in ANALYSES:
     _schema = Path(workflow.basedir) / "config" / "schemas" / f"{_analysis}.schema.yaml"
     if _analysis in config and _schema.exists():
-        validate(config[_analysis], str(_schema))
+        validate_config(config[_analysis], _schema, _analysis)
 
 
 def _select_datasets():
@@ -109,6 +117,10 @@ def get_download_sha256(wildcards):
     """Expected sha256 of a download: `sha256` next to its url, or in a `sha256: {path: ...}` map."""
     url = get_download_url(wildcards)
     return CHECKSUMS.get(url) or CHECKSUMS.get(wildcards.path) or ""
+
+
+# datasets below their analysis' minimum size stop the run here, before any job
+check_dataset_sizes(config, input_path)
 
 
 def training_settings(overrides=None):

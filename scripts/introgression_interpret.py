@@ -17,6 +17,7 @@ from genomelearn.interpret import aggregate_by_token, position_permutation_impor
 from genomelearn.introgression.io import read_split  # noqa: E402
 from genomelearn.models.sequence import KmerBiLSTM  # noqa: E402
 from genomelearn.training import ArraySource, predict  # noqa: E402
+from genomelearn.validation import own_result
 from genomelearn.workflow import get_logger, run_script  # noqa: E402
 
 
@@ -33,7 +34,7 @@ def main(smk):
     test = np.flatnonzero(split == "test")
     if len(test) > p["max_windows"]:
         test = np.sort(rng.choice(test, p["max_windows"], replace=False))
-    saved = torch.load(smk.input.bilstm, map_location="cpu", weights_only=False)
+    saved = torch.load(own_result(smk.input.bilstm), map_location="cpu", weights_only=True)
     arch = {k: v for k, v in saved["architecture"].items() if k != "training"}
     model = KmerBiLSTM(vocab_size=kmer_vocab_size(k_tok), **arch)
     model.load_state_dict(saved["state_dict"])
@@ -63,7 +64,7 @@ def main(smk):
     for direction, order in (("introgressed", np.argsort(-mean_attr)[:top]), ("desert", np.argsort(mean_attr)[:top])):
         for kmer, value, n in zip(kmer_strings(ids[order] - 1, k_tok), mean_attr[order], count[order]):
             rows.append({"method": "bilstm_attribution", "kmer": kmer, "k": k_tok, "score": value, "direction": direction, "n_occurrences": int(n)})
-    forest = joblib.load(smk.input.forest)
+    forest = joblib.load(own_result(smk.input.forest))  # a pickle: only this run's own results/
     importance = forest.feature_importances_
     train = split == "train"
     codes = to_codes(windows["sequence"].to_numpy().astype("S"))

@@ -232,6 +232,72 @@ def _atomic_save(obj, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def _sidecar(ckpt_path: Path) -> Path:
+    return ckpt_path.with_suffix(".fingerprint")
+
+
+def _remove_checkpoint(ckpt_path: Path) -> None:
+    for path in (_sidecar(ckpt_path), ckpt_path, ckpt_path.with_name(ckpt_path.name + ".tmp")):
+        path.unlink(missing_ok=True)
+
+
+def _save_checkpoint(obj: dict, ckpt_path: Path, fingerprint: str) -> None:
+    """Write ``last.pt`` then its sidecar ``last.fingerprint`` (both atomically).
+
+    The sidecar is removed first: a kill between the two writes leaves a checkpoint without a
+    sidecar, which is never resumed (rather than a sidecar that vouches for another checkpoint).
+    """
+    import json
+
+    sidecar = _sidecar(ckpt_path)
+    sidecar.unlink(missing_ok=True)
+    _atomic_save(obj, ckpt_path)
+    tmp = sidecar.with_name(sidecar.name + ".tmp")
+    tmp.write_text(json.dumps({"fingerprint": fingerprint, "checkpoint": ckpt_path.name}) + "\n")
+    os.replace(tmp, sidecar)
+
+
+def _load_checkpoint(ckpt_path: Path, fingerprint: str, device: torch.device, log) -> dict | None:
+    """The checkpoint at ``ckpt_path`` if it provably belongs to the run ``fingerprint``, else None.
+
+    Order: the sidecar JSON is compared first (``last.pt`` is not opened when it is missing,
+    unreadable or different); then ``last.pt`` is read with ``weights_only=True`` and its embedded
+    fingerprint compared again. A rejected checkpoint is deleted so that it can't be resumed later.
+    """
+    import json
+
+    sidecar = _sidecar(ckpt_path)
+    if not ckpt_path.exists():
+        if sidecar.exists():
+            sidecar.unlink()
+        return None
+    try:
+        recorded = json.loads(sidecar.read_text()).get("fingerprint", "")
+    except (OSError, ValueError, AttributeError):
+        recorded = ""
+    reason = None
+    saved = None
+    if not recorded:
+        reason = f"no fingerprint recorded in {sidecar.name}"
+    elif recorded != fingerprint:
+        reason = "written for other inputs, settings or code version"
+    else:
+        try:
+            saved = torch.load(ckpt_path, map_location=device, weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - truncated file, foreign pickle, unsupported global
+            reason = f"unreadable with weights_only=True ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
+        else:
+            embedded = saved.get("state", {}).get("fingerprint", "") if isinstance(saved, dict) else ""
+            if embedded != fingerprint:
+                reason = "its embedded fingerprint differs from its sidecar"
+                saved = None
+    if reason is not None:
+        log(f"ignoring stale checkpoint {ckpt_path} ({reason}); training from scratch")
+        _remove_checkpoint(ckpt_path)
+        return None
+    return saved
+
+
 class _SignalFlag:
     """Records SIGTERM/SIGUSR1 while installed (main thread only)."""
 
@@ -322,11 +388,17 @@ def fit(
         val_source: batch source of validation items (fixed order); must not be empty.
         loss_fn: ``loss_fn(model, batch) -> scalar tensor``; the batch is already on the device.
         config: hyper-parameters (defaults: :class:`TrainConfig`).
-        checkpoint_dir: directory for ``last.pt``; if it holds a checkpoint, training resumes
-            from it (epoch, batch, optimizer state, history, best weights). None: no checkpoints.
+        checkpoint_dir: directory for ``last.pt`` and its sidecar ``last.fingerprint``; if it
+            holds a checkpoint of the same ``fingerprint``, training resumes from it (epoch, batch,
+            optimizer state, history, best weights). None: no checkpoints.
         log: callable for progress lines (default: silent).
-        fingerprint: identifies the run (e.g. a hash of inputs and settings); a checkpoint with a
-            different fingerprint is stale and is ignored (training starts afresh).
+        fingerprint: identifies the run: :func:`input_fingerprint` of every input file and the
+            settings. The sidecar JSON is compared *before* ``last.pt`` is opened; the checkpoint
+            is then read with ``torch.load(weights_only=True)`` (tensors and plain containers
+            only, never arbitrary pickles) and its embedded fingerprint compared again. A
+            checkpoint whose fingerprint differs, is missing or is empty is stale: it is deleted
+            and training starts afresh. With an empty ``fingerprint`` no checkpoint is ever
+            resumed (nothing could prove it belongs to this run).
 
     Returns:
         :class:`FitResult`.
@@ -366,11 +438,11 @@ def fit(
     }
     resumed_from = None
     saved = None
-    if ckpt_path is not None and ckpt_path.exists():
-        saved = torch.load(ckpt_path, map_location=device, weights_only=False)
-        if saved["state"].get("fingerprint", "") != fingerprint:
-            log(f"ignoring stale checkpoint {ckpt_path} (written for other inputs or settings)")
-            saved = None
+    if ckpt_path is not None and not fingerprint:
+        log(f"no run fingerprint given: any checkpoint in {ckpt_path.parent} is ignored (training from scratch)")
+        _remove_checkpoint(ckpt_path)
+    elif ckpt_path is not None:
+        saved = _load_checkpoint(ckpt_path, fingerprint, device, log)
     if saved is not None:
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
@@ -382,7 +454,9 @@ def fit(
 
     def save_checkpoint():
         if ckpt_path is not None:
-            _atomic_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "state": state}, ckpt_path)
+            _save_checkpoint(
+                {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "state": state}, ckpt_path, fingerprint
+            )
 
     n = len(train_source)
     n_batches = (n + config.batch_size - 1) // config.batch_size
@@ -411,7 +485,7 @@ def fit(
                     log(f"signal {flag.received} received: checkpoint written at epoch {epoch} batch {b + 1}")
                     raise TrainingInterrupted(
                         f"training interrupted by signal {flag.received} at epoch {epoch}, batch {b + 1}/{n_batches}; "
-                        f"checkpoint {ckpt_path} written, rerun to resume"
+                        + f"checkpoint {ckpt_path} written, rerun to resume"
                     )
             seconds = state["epoch_seconds"] + time.perf_counter() - start_time
             train_loss = state["running_loss"] / max(state["running_items"], 1)

@@ -39,9 +39,9 @@ def test_sample_sheet_ok_and_defaults(tmp_path):
 @pytest.mark.parametrize(
     "row, message",
     [
-        (["bad name", "i", "a.bam", "", "ancient", "double", "none"], "line 2.*sample name"),
+        (["bad name", "i", "a.bam", "", "ancient", "double", "none"], "line 3.*sample name"),
         (["../x", "i", "a.bam", "", "ancient", "double", "none"], "sample name"),
-        (["A", "i", "a.bam", "", "old", "double", "none"], "line 2.*label 'old'"),
+        (["A", "i", "a.bam", "", "old", "double", "none"], "line 3.*label 'old'"),
         (["A", "i", "a.bam", "", "ancient", "triple", "none"], "library"),
         (["A", "i", "a.bam", "", "ancient", "double", "some"], "udg"),
         (["A", "i", "", "", "ancient", "double", "none"], "empty bam"),

@@ -70,10 +70,10 @@ def test_resume_after_signal_matches_uninterrupted(tmp_path):
     cfg = TrainConfig(max_epochs=4, batch_size=32, patience=10, learning_rate=0.01, device="cpu")
     train, val = ArraySource([x[:300]], y[:300]), ArraySource([x[300:]], y[300:])
     with pytest.raises(TrainingInterrupted):
-        fit(model, train, val, loss_fn=loss_with_signal, config=cfg, checkpoint_dir=tmp_path)
+        fit(model, train, val, loss_fn=loss_with_signal, config=cfg, checkpoint_dir=tmp_path, fingerprint="run")
     assert (tmp_path / "last.pt").exists()
     resumed = _model()
-    result = fit(resumed, train, val, config=cfg, checkpoint_dir=tmp_path)
+    result = fit(resumed, train, val, config=cfg, checkpoint_dir=tmp_path, fingerprint="run")
     assert result.resumed_from_epoch == 1
     for a, b in zip(reference.state_dict().values(), resumed.state_dict().values()):
         assert torch.equal(a, b)

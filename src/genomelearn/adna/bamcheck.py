@@ -99,7 +99,8 @@ def open_bam(
 
     Raises:
         InputError: missing or empty file; not a BAM (FASTQ, SAM, CRAM, other gzip); unreadable
-            header; header ``SO`` other than coordinate; no index while ``require_index``.
+            header; header ``SO`` other than coordinate; an index older than the BAM (stale); no
+            index while ``require_index``.
             Every message names the sample and the file.
     """
     import pysam
@@ -124,6 +125,11 @@ def open_bam(
     if index is not None and not Path(index).exists():
         raise InputError(f"{where}: index {index} does not exist")
     index_path = Path(index) if index is not None else find_index(path)
+    if index_path is not None and index_path.stat().st_mtime < path.stat().st_mtime:
+        raise InputError(
+            f"{where}: index {index_path} is older than the BAM (stale: the BAM was rewritten after indexing); "
+            f"rebuild it with `samtools index {path}` (or `touch {index_path}` if the files were only copied)"
+        )
     if index_path is None and require_index:
         raise InputError(
             f"{where}: BAM index missing (looked for {path.name}.bai, {path.stem}.bai, {path.name}.csi); "

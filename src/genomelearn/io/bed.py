@@ -145,3 +145,52 @@ def intersect(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
 def total_length(frame: pd.DataFrame) -> int:
     """Sum of ``end - start`` in bp."""
     return int((frame["end"] - frame["start"]).sum())
+
+
+def check_contigs_after_mask(
+    contigs: list[str],
+    beds: dict,
+    mask_path=None,
+    mask: pd.DataFrame | None = None,
+) -> None:
+    """Every configured contig keeps some sequence: it has a region in at least one of ``beds``,
+    and, with a mask, the mask covers some of those regions.
+
+    Args:
+        contigs: configured contigs (any spelling; compared in UCSC style).
+        beds: {path as given: BED frame (chrom, start, end)} of the region files (e.g. the
+            introgressed and desert BEDs).
+        mask_path, mask: the mask file and its BED frame, or None.
+
+    Raises:
+        InputError: naming the contig, the BED file(s) and the mask, e.g. ``contig chr21 has no
+            sequence left after masking: mask.bed has no interval on chr21 (mask contigs: chr22);
+            regions of chr21 from maps.bed``.
+    """
+    named = {path: frame.assign(chrom=[normalise_contig(c, "ucsc") for c in frame["chrom"]]) for path, frame in beds.items()}
+    if mask is not None:
+        mask = mask.assign(chrom=[normalise_contig(c, "ucsc") for c in mask["chrom"]])
+    for contig in dict.fromkeys(normalise_contig(c, "ucsc") for c in contigs):
+        on_contig = {path: frame[frame["chrom"] == contig] for path, frame in named.items()}
+        with_regions = [str(path) for path, frame in on_contig.items() if len(frame)]
+        if not with_regions:
+            raise InputError(
+                f"contig {contig} (configured in contigs) has no region in "
+                + " or ".join(str(p) for p in named)
+                + f" (their contigs: {', '.join(sorted({c for f in named.values() for c in f['chrom']})[:10])})"
+            )
+        if mask is None:
+            continue
+        mask_on = mask[mask["chrom"] == contig]
+        covered = sum(total_length(intersect(frame, mask_on)) for frame in on_contig.values() if len(frame))
+        if covered == 0:
+            why = (
+                f"{mask_path} has no interval on {contig} (mask contigs: {', '.join(sorted(mask['chrom'].unique())[:10])})"
+                if mask_on.empty
+                else f"{mask_path} covers none of its regions"
+            )
+            raise InputError(
+                f"contig {contig} has no sequence left after masking: {why}; regions of {contig} from "
+                + " and ".join(with_regions)
+                + ". Remove the contig from contigs or use a mask that covers it"
+            )

@@ -66,4 +66,21 @@ def fetch_bytes(fasta, contig: str, path: str | os.PathLike = "") -> np.ndarray:
     Shape (contig length,), dtype uint8; 51 MB for GRCh37 chr22.
     """
     name = resolve_contig(fasta, contig, path)
-    return np.frombuffer(fasta.fetch(name).encode("ascii"), dtype=np.uint8).copy()
+    return np.frombuffer(fetch_text(fasta, name, path).encode("ascii"), dtype=np.uint8).copy()
+
+
+def fetch_text(fasta, name: str, path: str | os.PathLike = "", start: int | None = None, end: int | None = None) -> str:
+    """``fasta.fetch(name, start, end)`` whose read errors name the file and the contig.
+
+    Raises:
+        InputError: e.g. ``ref.fa.gz: cannot read contig chr22 (failure when retrieving sequence):
+            the file is truncated or corrupt, or its .fai/.gzi index is stale``.
+    """
+    try:
+        return fasta.fetch(name, start, end)
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        region = name if start is None else f"{name}:{start}-{end}"
+        raise InputError(
+            f"{path or fasta.filename.decode()}: cannot read contig {region} ({exc}): the file is truncated or "
+            "corrupt, or its .fai/.gzi index is stale (rebuild it with `samtools faidx`)"
+        ) from exc

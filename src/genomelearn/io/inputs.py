@@ -52,7 +52,7 @@ def resolve_local(
     if candidate.exists():
         return candidate, [str(candidate)]
     tried = [str(candidate)]
-    if mirror:
+    if mirror and not candidate.is_absolute():  # an absolute path means exactly that file
         in_mirror = Path(mirror) / relative_data_path(path)
         if in_mirror.exists():
             return in_mirror, tried + [str(in_mirror)]

@@ -18,14 +18,16 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
 
-import anndata as ad
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from genomelearn.errors import InputError
+
+if TYPE_CHECKING:
+    import anndata as ad
 
 FORMATS = ("h5ad", "csv", "tsv", "npy", "npz")
 ORIENTATIONS = ("cells_x_features", "features_x_cells")
@@ -54,6 +56,106 @@ def infer_format(path: str | os.PathLike) -> str:
     raise InputError(f"{path}: cannot infer the format from the file name; set format to one of {FORMATS}")
 
 
+_DELIMITERS = {",": "comma", "\t": "tab", ";": "semicolon", r"\s+": "whitespace"}
+_SNIFF_LINES = 50
+
+
+def _head_lines(path: str | os.PathLike, n: int) -> list[str]:
+    import gzip
+    import itertools
+
+    with open(path, "rb") as fh:
+        magic = fh.read(2)
+    opener = gzip.open if magic == b"\x1f\x8b" else open
+    with opener(path, "rt", newline="") as fh:
+        return [line.rstrip("\r\n") for line in itertools.islice(fh, n)]
+
+
+def _split(line: str, sep: str) -> list[str]:
+    import re
+
+    return re.split(sep, line.strip()) if sep == r"\s+" else line.split(sep)
+
+
+def sniff_delimiter(path: str | os.PathLike, expected: str, where: str) -> str:
+    """The delimiter of a text table: ``expected`` when it splits the header line, else another one
+    (comma, tab, semicolon, runs of whitespace) when exactly one gives every one of the first 50
+    non-empty lines the same number (> 1) of fields, give or take the empty corner cell of a header
+    with row names. Quoted fields are not parsed here: a table whose header holds ``expected`` is
+    always read with it.
+
+    Returns:
+        the delimiter, as a ``pandas.read_csv`` ``sep`` (``r"\\s+"`` for whitespace).
+
+    Raises:
+        InputError: no candidate, or several, fit: the message names the file, the expected
+            delimiter and what the first line looks like.
+    """
+    try:
+        lines = [line for line in _head_lines(path, _SNIFF_LINES) if line.strip()]
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise InputError(f"{where}: cannot read {path} as text ({exc})") from exc
+    if not lines:
+        raise InputError(f"{where}: {path} is empty")
+    if expected in lines[0]:
+        return expected
+    fits = []
+    for sep in _DELIMITERS:
+        widths = [len(_split(line, sep)) for line in lines]
+        header, body = widths[0], set(widths[1:]) or {widths[0]}
+        if len(body) == 1 and body.pop() in (header, header + 1) and max(widths) > 1:
+            fits.append(sep)
+    if len(fits) == 1:
+        return fits[0]
+    expected_name = _DELIMITERS.get(expected, repr(expected))
+    where = where if str(path) in where else f"{where}: {path}"
+    first = lines[0] if len(lines[0]) <= 60 else lines[0][:60] + "…"
+    if not fits:
+        raise InputError(
+            f"{where} line 1 has no {expected_name} delimiter and no other delimiter "
+            f"(comma, tab, semicolon, whitespace) splits its first {len(lines)} lines into the same number of "
+            f"fields; first line: {first!r}"
+        )
+    raise InputError(
+        f"{where} line 1 has no {expected_name} delimiter and the delimiter is ambiguous "
+        f"({', '.join(_DELIMITERS[f] for f in fits)} all fit); set format or fix the file; first line: {first!r}"
+    )
+
+
+def column_names(path: str | os.PathLike, sep: str, n_columns: int | None = None) -> pd.Series:
+    """Names in the header row of a table with row names, verbatim (pandas would rename repeats).
+
+    The header's first field is the corner cell of the row names, unless the header has exactly
+    ``n_columns`` fields (R ``write.table`` style, one field shorter than the data lines);
+    ``n_columns`` None: the width of the second line minus one.
+    """
+    header = pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str, keep_default_na=False).iloc[0]
+    if n_columns is None:
+        lines = [line for line in _head_lines(path, 2) if line.strip()]
+        n_columns = len(_split(lines[1], sep)) - 1 if len(lines) > 1 else len(header) - 1
+    return header.reset_index(drop=True) if len(header) == n_columns else header.iloc[1:].reset_index(drop=True)
+
+
+def _check_header_and_row_names(frame: pd.DataFrame, where: str) -> None:
+    """A table read with a header row and row names: say which is missing when it looks so."""
+
+    def numeric(values) -> bool:
+        converted = pd.to_numeric(pd.Series(list(values), dtype=object), errors="coerce")
+        return len(converted) > 0 and bool(converted.notna().all())
+
+    if numeric(frame.columns):
+        raise InputError(
+            f"{where}: line 1 holds only numbers ({_listing(list(frame.columns)[:5], 5)}), not a header of "
+            "cell / feature names; the table needs a header row and row names in the first column"
+        )
+    index = pd.Series(frame.index.astype(str))
+    if numeric(index) and index.str.contains(r"[.eE]").any():
+        raise InputError(
+            f"{where}: the first column holds numbers ({_listing(list(index)[:3], 3)}, ...), not row names; "
+            "the table needs row names (cell or feature IDs) in the first column"
+        )
+
+
 def read_table(path: str | os.PathLike, where: str, sep: str | None = None) -> pd.DataFrame:
     """Read a metadata table (CSV or tab-separated, header row) as strings, keeping row order.
 
@@ -66,7 +168,8 @@ def read_table(path: str | os.PathLike, where: str, sep: str | None = None) -> p
         InputError: unreadable or empty file.
     """
     if sep is None:
-        sep = "," if str(path).lower().removesuffix(".gz").endswith(".csv") else "\t"
+        expected = "," if str(path).lower().removesuffix(".gz").endswith(".csv") else "\t"
+        sep = sniff_delimiter(path, expected, where) if os.path.isfile(path) else expected
     try:
         table = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=True)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
@@ -153,6 +256,8 @@ def read_omic(
         InputError: unreadable file, non-numeric value (with its line), wrong shape, duplicated cell
             IDs, infinite values, a feature or cell with no observed value.
     """
+    import anndata as ad
+
     fmt = fmt or infer_format(path)
     where = f"{where} file {path}".strip()
     if fmt not in FORMATS:
@@ -177,12 +282,16 @@ def read_omic(
             obs = adata.obs.copy()
             obs.index = cells
         elif fmt in ("csv", "tsv"):
-            sep = "," if fmt == "csv" else "\t"
+            sep = sniff_delimiter(path, "," if fmt == "csv" else "\t", where)
             frame = pd.read_csv(path, sep=sep, index_col=0, dtype=str)
             if frame.shape[0] == 0 or frame.shape[1] == 0:
-                raise InputError(f"{where}: empty table")
+                raise InputError(
+                    f"{where}: empty table ({frame.shape[0]} data row(s), {frame.shape[1]} column(s) after "
+                    f"the row names; delimiter {_DELIMITERS.get(sep, sep)})"
+                )
+            _check_header_and_row_names(frame, where)
             # pandas renames repeated header names (c1, c1.1): take the header row verbatim
-            header = pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str).iloc[0, 1:]
+            header = column_names(path, sep, frame.shape[1])
             frame.index = frame.index.astype(str)
             frame.columns = pd.Index(header.fillna("").astype(str).to_numpy())
             rows_are = "features" if orientation == "features_x_cells" else "cells"
