@@ -126,7 +126,7 @@ class ExtractionSettings:
     min_mapq: int = 25
     min_length: int = 30
     damage_positions: int = 25
-    batch_size: int = 20000
+    batch_size: int = 5000
     bad_md: str = "error"
     require_proper_pair: bool = True
     filters: str = "config"
