@@ -696,22 +696,26 @@ class Extractor:
         msc5_all = np.where(rev, sc3, sc5)
         msc3_all = np.where(rev, sc5, sc3)
         if len(fi):
+            # one code per base: reference code * 6 + read code; 36 where either is N (dropped), also
+            # at the sentinel index `total` that positions beyond a read's aligned length point to
+            pair = np.empty(total + 1, dtype=np.int64)
+            pair[:total] = rc_m * np.uint8(6) + sc_m
+            pair[:total][(rc_m == N) | (sc_m == N)] = 36
+            pair[total] = 36
             p = np.arange(P, dtype=np.int64)
-            msc5 = msc5_all[fi]
-            msc3 = msc3_all[fi]
-            valid = p[None, :] < alen[fi, None]
-            group = (lt[fi] * 2).astype(np.int64)[:, None]  # (contig, end, strand) block
-            strand = rev[fi].astype(np.int64)[:, None]
-            for end, idx in (
-                (0, off[fi, None] + msc5[:, None] + p[None, :]),
-                (1, off[fi, None] + qlen[fi, None] - msc3[:, None] - 1 - p[None, :]),
-            ):
-                idx = np.where(valid, idx, 0)
-                r_c = rc_m[idx]
-                q_c = sc_m[idx]
-                ok = valid & (r_c != N) & (q_c != N)
-                key = (((group + end) * 2 + strand) * P + p[None, :]) * 36 + r_c.astype(np.int64) * 6 + q_c
-                counts += np.bincount(key[ok], minlength=counts.size).reshape(counts.shape)
+            invalid = p[None, :] >= alen[fi, None]
+            # key = ((((contig * 2 + end) * 2 + strand) * P + position) * 37 + pair code
+            row_key = ((lt[fi] * 4 + rev[fi]) * P)[:, None] * 37 + p[None, :] * 37
+            first = off[fi] + msc5_all[fi]
+            last = off[fi] + qlen[fi] - msc3_all[fi] - 1
+            counts37 = np.zeros(len(batch_tids) * 4 * P * 37, dtype=np.int64)
+            for end, idx in ((0, first[:, None] + p[None, :]), (1, last[:, None] - p[None, :])):
+                idx[invalid] = total
+                key = row_key + pair[idx]
+                if end:
+                    key += 2 * P * 37
+                counts37 += np.bincount(key.ravel(), minlength=counts37.size)
+            counts += counts37.reshape(len(batch_tids), 2, 2, P, 37)[..., :36].reshape(counts.shape)
         self._add_counts(batch_tids, counts, lt, rev, msc5_all, msc3_all, flag, span)
 
         # --- mismatch strings at both ends (per read base, molecule orientation)
@@ -923,7 +927,9 @@ def extract_to_parquet(
     tmp = out_path.with_name(f".{out_path.name}.part")
     extractor = Extractor(bam_path, sample, reference, index, settings, require_index)
     try:
-        with pq.ParquetWriter(tmp, READ_TABLE_SCHEMA, compression="zstd") as writer:
+        # dictionary encoding only where values repeat (per-read strings would fall back anyway)
+        with pq.ParquetWriter(tmp, READ_TABLE_SCHEMA, compression="zstd",
+                              use_dictionary=["sample", "contig", "strand", "length_source"]) as writer:
             for batch in extractor.batches():
                 writer.write_batch(batch)
         os.replace(tmp, out_path)
