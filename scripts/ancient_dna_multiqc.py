@@ -13,7 +13,10 @@ def main(smk):
     from genomelearn.adna.multiqc import write_damage_curves, write_summary_table
 
     summary = pd.read_csv(smk.input.summary, sep="\t")
-    tables = {sample: pd.read_csv(path, sep="\t") for sample, path in zip(smk.params.samples, smk.input.damage)}
+    tables = {
+        sample: pd.read_csv(path, sep="\t")
+        for sample, path in zip(smk.params.samples, smk.input.damage)
+    }
     write_summary_table(smk.output.table, summary, min_reads=int(smk.params.overview["min_reads"]))
     write_damage_curves(smk.output.ct_5p, tables)
 

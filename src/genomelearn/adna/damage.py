@@ -204,11 +204,11 @@ def plot_damage(table: pd.DataFrame, path: str | os.PathLike, title: str = "", n
         for sub in SUBSTITUTIONS:
             rows = sub_tbl[sub_tbl["substitution"] == sub]
             if sub == "C>T":
-                style = dict(color="tab:red", lw=2, label="C>T")
+                style = {"color": "tab:red", "lw": 2, "label": "C>T"}
             elif sub == "G>A":
-                style = dict(color="tab:blue", lw=2, label="G>A")
+                style = {"color": "tab:blue", "lw": 2, "label": "G>A"}
             else:
-                style = dict(color="grey", lw=0.7, alpha=0.6, label="other" if sub == "A>C" else None)
+                style = {"color": "grey", "lw": 0.7, "alpha": 0.6, "label": "other" if sub == "A>C" else None}
             ax.plot(rows["position"], rows["frequency"], **style)
             if sub in ("C>T", "G>A") and len(rows):
                 low, high = wilson_interval(rows["count"], rows["total"], ci_level)

@@ -30,8 +30,29 @@ import numpy as np
 
 MAPDAMAGE_VERSION = "2.2.1"
 LETTERS = ("A", "C", "G", "T")
-MUTATIONS = ("G>A", "C>T", "A>G", "T>C", "A>C", "A>T", "C>G", "C>A", "T>G", "T>A", "G>C", "G>T",
-             "A>-", "T>-", "C>-", "G>-", "->A", "->T", "->C", "->G", "S")
+MUTATIONS = (
+    "G>A",
+    "C>T",
+    "A>G",
+    "T>C",
+    "A>C",
+    "A>T",
+    "C>G",
+    "C>A",
+    "T>G",
+    "T>A",
+    "G>C",
+    "G>T",
+    "A>-",
+    "T>-",
+    "C>-",
+    "G>-",
+    "->A",
+    "->T",
+    "->C",
+    "->G",
+    "S",
+)
 HEADER = LETTERS + ("Total",) + MUTATIONS
 _CODE = {"A": 0, "C": 1, "G": 2, "T": 3, "-": 5}
 FILES = ("misincorporation.txt", "5pCtoT_freq.txt", "3pGtoA_freq.txt", "lgdistribution.txt")
@@ -91,7 +112,9 @@ def misincorporation_columns(counts: np.ndarray, soft_clips: np.ndarray) -> np.n
     return out
 
 
-def write_misincorporation(path, result, bam_label: str, reference_label: str, length: int = 70) -> None:
+def write_misincorporation(
+    path, result, bam_label: str, reference_label: str, length: int = 70
+) -> None:
     """Write ``misincorporation.txt``.
 
     Args:
@@ -105,9 +128,12 @@ def write_misincorporation(path, result, bam_label: str, reference_label: str, l
     Raises:
         ValueError: fewer counted positions than ``length``.
     """
-    lines = [_producer_line(), f"# using mapped file {bam_label} and {reference_label} as reference file\n",
-             "# Chr: reference from sam/bam header, End: from which termini of DNA sequences, Std: strand of reads\n",
-             "Chr\tEnd\tStd\tPos\t" + "\t".join(HEADER) + "\n"]
+    lines = [
+        _producer_line(),
+        f"# using mapped file {bam_label} and {reference_label} as reference file\n",
+        "# Chr: reference from sam/bam header, End: from which termini of DNA sequences, Std: strand of reads\n",
+        "Chr\tEnd\tStd\tPos\t" + "\t".join(HEADER) + "\n",
+    ]
     tids = {name: t for t, name in enumerate(result.contigs)}
     zero = None
     for name in sorted(result.contigs):
@@ -125,8 +151,10 @@ def write_misincorporation(path, result, bam_label: str, reference_label: str, l
             for s, strand in ((0, "+"), (1, "-")):
                 block = table[e, s]
                 prefix = f"{name}\t{end}\t{strand}\t"
-                lines.extend(prefix + f"{p + 1}\t" + "\t".join(map(str, row)) + "\n"
-                             for p, row in enumerate(block.tolist()))
+                lines.extend(
+                    prefix + f"{p + 1}\t" + "\t".join(map(str, row)) + "\n"
+                    for p, row in enumerate(block.tolist())
+                )
     _write(path, lines)
 
 
@@ -150,21 +178,31 @@ def write_frequency(path, result, end: str, length: int = 25) -> None:
     freq = damage_frequency(result, end, length)
     column = "5pC>T" if end == "5p" else "3pG>A"
     lines = [f"pos\t{column}\n"]
-    lines.extend(f"{p + 1}\t{r_number(0.0 if np.isnan(f) else float(f))}\n" for p, f in enumerate(freq.tolist()))
+    lines.extend(
+        f"{p + 1}\t{r_number(0.0 if np.isnan(f) else float(f))}\n"
+        for p, f in enumerate(freq.tolist())
+    )
     _write(path, lines)
 
 
 def write_lgdistribution(path, result, bam_label: str, reference_label: str) -> None:
     """Write ``lgdistribution.txt`` (reference span of unpaired reads per strand)."""
-    lines = [_producer_line(), f"# using mapped file {bam_label} and {reference_label} as reference file\n",
-             "# Std: strand of reads\n", "Std\tLength\tOccurences \n"]
+    lines = [
+        _producer_line(),
+        f"# using mapped file {bam_label} and {reference_label} as reference file\n",
+        "# Std: strand of reads\n",
+        "Std\tLength\tOccurences \n",
+    ]
     for strand in ("+", "-"):
-        lines.extend(f"{strand}\t{length}\t{n}\n" for length, n in result.aligned_lengths[strand].items())
+        lines.extend(
+            f"{strand}\t{length}\t{n}\n" for length, n in result.aligned_lengths[strand].items()
+        )
     _write(path, lines)
 
 
-def write_mapdamage_tables(folder, result, bam_label: str, reference_label: str, length: int = 70,
-                           readplot: int = 25) -> list[Path]:
+def write_mapdamage_tables(
+    folder, result, bam_label: str, reference_label: str, length: int = 70, readplot: int = 25
+) -> list[Path]:
     """Write the four mapDamage tables (:data:`FILES`) into ``folder``; returns their paths."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

@@ -66,11 +66,16 @@ def write_summary_table(path, summary: pd.DataFrame, min_reads: int) -> None:
             f"intervals; samples with fewer than {min_reads:,} kept reads are flagged."
         ),
         "plot_type": "table",
-        "pconfig": {"id": f"{SUMMARY_SECTION}_table", "title": "genomelearn: ancient DNA damage",
-                    "namespace": "aDNA damage"},
+        "pconfig": {
+            "id": f"{SUMMARY_SECTION}_table",
+            "title": "genomelearn: ancient DNA damage",
+            "namespace": "aDNA damage",
+        },
     }
     lines = [f"# {line}" for line in yaml.safe_dump(header, sort_keys=False).splitlines()]
-    _write(path, "\n".join(lines) + "\n" + table.to_csv(sep="\t", index=False, float_format="%.6g"))
+    _write(
+        path, "\n".join(lines) + "\n" + table.to_csv(sep="\t", index=False, float_format="%.6g")
+    )
 
 
 def write_damage_curves(path, tables: dict, end: str = "5p", substitution: str = "C>T") -> None:
@@ -88,17 +93,26 @@ def write_damage_curves(path, tables: dict, end: str = "5p", substitution: str =
         raise ValueError(f"{path}: MultiQC custom content YAML files must end in _mqc.yaml")
     data = {}
     for sample, tbl in tables.items():
-        rows = tbl[(tbl["end"] == end) & (tbl["substitution"] == substitution)].sort_values("position")
+        rows = tbl[(tbl["end"] == end) & (tbl["substitution"] == substitution)].sort_values(
+            "position"
+        )
         freq = rows["frequency"].to_numpy(dtype=np.float64)
-        data[str(sample)] = {int(p): (None if np.isnan(f) else round(float(f), 6))
-                             for p, f in zip(rows["position"], freq)}
+        data[str(sample)] = {
+            int(p): (None if np.isnan(f) else round(float(f), 6))
+            for p, f in zip(rows["position"], freq)
+        }
     doc = {
         "id": CURVE_SECTION,
         "section_name": f"Ancient DNA {substitution} at the {end[0]}' end (genomelearn)",
         "description": f"{substitution} frequency by distance from the {end[0]}' end of the reads, per sample.",
         "plot_type": "linegraph",
-        "pconfig": {"id": f"{CURVE_SECTION}_plot", "title": f"genomelearn: {substitution} by position",
-                    "xlab": f"distance from the {end[0]}' end (bp)", "ylab": "frequency", "ymin": 0},
+        "pconfig": {
+            "id": f"{CURVE_SECTION}_plot",
+            "title": f"genomelearn: {substitution} by position",
+            "xlab": f"distance from the {end[0]}' end (bp)",
+            "ylab": "frequency",
+            "ymin": 0,
+        },
         "data": data,
     }
     _write(path, yaml.safe_dump(doc, sort_keys=False))

@@ -34,9 +34,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -344,7 +344,7 @@ class _Batch:
     MD tags (only when no reference is given).
     """
 
-    __slots__ = ("rows", "slow", "md")
+    __slots__ = ("md", "rows", "slow")
 
     def __init__(self):
         self.rows = []
