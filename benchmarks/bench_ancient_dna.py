@@ -7,6 +7,8 @@ in one run:
 * ours: genomelearn.adna.reads.extract_to_parquet (BAM stream -> per-read parquet table + damage,
   per-contig mapDamage and length counts) in a fresh Python process (imports excluded), wall and
   CPU seconds (one thread: OMP/OpenBLAS/Arrow threads set to 1), and the process's peak RSS;
+* the reader floor: CPU seconds to read the fields the extraction uses, with pysam's per-record
+  loop and (when installed) oxbow's Arrow batches, and nothing else;
 * samtools view -c (one thread) and mapDamage -i BAM -r REF --no-stats --no-plot: wall seconds and
   CPU seconds of the child process (getrusage of children).
 
@@ -42,6 +44,25 @@ w, c = time.perf_counter(), time.process_time()
 res = extract_to_parquet(bam, "bench", out, ref or None, settings=ExtractionSettings())
 print(json.dumps({"wall": time.perf_counter() - w, "cpu": time.process_time() - c, "records": res.n_records,
                   "kept": res.n_kept, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+# the reader floor: CPU seconds to read the fields the extraction needs, without any other work
+FLOOR = r"""
+import json, sys, time
+bam, reader = sys.argv[1:3]
+c = time.process_time()
+n = 0
+if reader == "pysam":
+    import pysam
+    for r in pysam.AlignmentFile(bam, check_sq=False).fetch(until_eof=True):
+        (r.flag, r.reference_id, r.reference_start, r.mapping_quality, r.template_length, r.cigartuples,
+         r.query_sequence, r.query_qualities_str, r.query_name)
+        n += 1
+else:
+    import oxbow, pyarrow as pa
+    fields = ["qname", "flag", "rname", "pos", "mapq", "cigar", "tlen", "seq", "qual"]
+    for b in oxbow.from_bam(bam, fields=fields, tag_defs=[("MD", "Z")]).batches():
+        n += pa.record_batch(b).num_rows
+print(json.dumps({"cpu": time.process_time() - c, "records": n}))
 """
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
               "ARROW_NUM_THREADS": "1"}
@@ -79,6 +100,13 @@ def ours(bam: Path, ref: Path | None, tmp: Path) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def floor(bam: Path, reader: str) -> float:
+    """CPU seconds of the reader alone (fresh process, imports excluded); NaN if not installed."""
+    out = subprocess.run([sys.executable, "-c", FLOOR, str(bam), reader], check=False, capture_output=True,
+                         text=True, env={**os.environ, **ONE_THREAD})
+    return json.loads(out.stdout.strip().splitlines()[-1])["cpu"] if out.returncode == 0 else float("nan")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sheet", default=str(REPO / "config" / "ancient_samples.tsv"))
@@ -112,6 +140,8 @@ def main() -> int:
             best = min((ours(path, ref, tmp) for _ in range(args.runs)), key=lambda r: r["cpu"])
             st_wall, st_cpu = min((timed(["samtools", "view", "-c", "-@", "0", str(path)]) for _ in range(args.runs)),
                                   key=lambda t: t[1])
+            pysam_floor = min(floor(path, "pysam") for _ in range(args.runs))
+            oxbow_floor = min(floor(path, "oxbow") for _ in range(args.runs))
             md_wall = md_cpu = float("nan")
             if have_mapdamage and (args.mapdamage_max_reads is None or best["records"] <= args.mapdamage_max_reads):
                 md_wall, md_cpu = timed(["mapDamage", "-i", str(path), "-r", str(ref), "-d", str(tmp / f"md{k}"),
@@ -120,6 +150,7 @@ def main() -> int:
                 "bam": f"{row['sample']} x{k}", "records": best["records"], "ours_wall_s": best["wall"],
                 "ours_cpu_s": best["cpu"], "reads_per_cpu_s": best["records"] / best["cpu"],
                 "reads_per_wall_s": best["records"] / best["wall"], "peak_mb": best["peak_mb"],
+                "pysam_fields_cpu_s": pysam_floor, "oxbow_batches_cpu_s": oxbow_floor,
                 "samtools_wall_s": st_wall, "samtools_cpu_s": st_cpu, "ours_over_samtools_cpu": best["cpu"] / st_cpu,
                 "mapdamage_wall_s": md_wall, "mapdamage_cpu_s": md_cpu,
                 "mapdamage_over_ours_cpu": md_cpu / best["cpu"], "mapdamage_over_ours_wall": md_wall / best["wall"],
@@ -127,7 +158,8 @@ def main() -> int:
     load_end = os.getloadavg()
     cols = [("bam", "BAM", "<18", ""), ("records", "records", ">9", "d"), ("ours_cpu_s", "ours cpu s", ">11", ".3f"),
             ("ours_wall_s", "wall s", ">8", ".3f"), ("reads_per_cpu_s", "reads/cpu s", ">12", ".0f"),
-            ("peak_mb", "peak MB", ">8", ".0f"), ("samtools_cpu_s", "samtools cpu", ">13", ".3f"),
+            ("peak_mb", "peak MB", ">8", ".0f"), ("pysam_fields_cpu_s", "pysam fields", ">13", ".3f"),
+            ("oxbow_batches_cpu_s", "oxbow", ">7", ".3f"), ("samtools_cpu_s", "samtools cpu", ">13", ".3f"),
             ("ours_over_samtools_cpu", "ours/samtools", ">14", ".1f"), ("mapdamage_cpu_s", "mapDamage cpu", ">14", ".2f"),
             ("mapdamage_wall_s", "wall", ">8", ".2f"), ("mapdamage_over_ours_cpu", "mapDamage/ours cpu", ">19", ".1f"),
             ("mapdamage_over_ours_wall", "wall", ">7", ".1f")]
@@ -148,6 +180,10 @@ def main() -> int:
         print("mapDamage not run")
     speed = min(r["reads_per_cpu_s"] for r in rows)
     print(f"target >= 500,000 reads/s on one core:        {'met' if speed >= 5e5 else 'NOT met'} (min {speed:,.0f})")
+    floor_speed = min(r["records"] / r["pysam_fields_cpu_s"] for r in rows)
+    print(f"reader floor (fields only, no work): pysam {floor_speed:,.0f} reads/s"
+          + (f", oxbow {min(r['records'] / r['oxbow_batches_cpu_s'] for r in rows):,.0f} reads/s"
+             if all(r["oxbow_batches_cpu_s"] == r["oxbow_batches_cpu_s"] for r in rows) else ", oxbow not installed"))
     flat = rows[-1]["peak_mb"] / rows[0]["peak_mb"]
     print(f"peak memory x{args.repeats[-1]} / x{args.repeats[0]}: {flat:.2f} ({'flat' if flat <= 1.2 else 'NOT flat'}, "
           f"target within 1.2x)")
