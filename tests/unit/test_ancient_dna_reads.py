@@ -13,7 +13,13 @@ import pytest
 from genomelearn.adna.damage import compare_damage, damage_table, read_mapdamage
 from genomelearn.adna.reads import ExtractionSettings, extract_table, extract_to_parquet
 from genomelearn.errors import InputError
-from tests.unit.test_ancient_dna_support import add_md, random_reference, simulate_reads, write_bam, write_fasta
+from tests.unit.test_ancient_dna_support import (
+    add_md,
+    random_reference,
+    simulate_reads,
+    write_bam,
+    write_fasta,
+)
 
 ALL = ExtractionSettings(min_mapq=0, min_length=0, require_proper_pair=False)
 
