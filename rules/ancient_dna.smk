@@ -72,6 +72,11 @@ rule ancient_dna_extract:
         ),
         lengths=f"{ADNA_DIR}/lengths/{{sample}}.tsv",
         summary=f"{ADNA_DIR}/extraction/{{sample}}.json",
+        # mapDamage 2.2.1's tables (MultiQC's mapDamage module reads them; sample = folder name)
+        misincorporation=f"{ADNA_DIR}/mapdamage/{{sample}}/misincorporation.txt",
+        ct_5p=f"{ADNA_DIR}/mapdamage/{{sample}}/5pCtoT_freq.txt",
+        ga_3p=f"{ADNA_DIR}/mapdamage/{{sample}}/3pGtoA_freq.txt",
+        lgdistribution=f"{ADNA_DIR}/mapdamage/{{sample}}/lgdistribution.txt",
     log:
         "logs/ancient_dna/extract/{sample}.log",
     benchmark:
@@ -129,8 +134,49 @@ rule ancient_dna_overview:
         "benchmarks/ancient_dna/overview.tsv"
     conda:
         "../envs/ancient_dna.yaml"
+    params:
+        overview=ADNA.get("overview", {}),
     script:
         "../scripts/ancient_dna_overview.py"
+
+
+rule ancient_dna_multiqc_content:
+    input:
+        damage=expand(f"{ADNA_DIR}/damage/{{sample}}.tsv", sample=ADNA_SAMPLES),
+        summary=f"{ADNA_DIR}/damage_summary.tsv",
+    output:
+        table=f"{ADNA_DIR}/multiqc/ancient_dna_damage_mqc.tsv",
+        ct_5p=f"{ADNA_DIR}/multiqc/ancient_dna_ct5p_mqc.yaml",
+    log:
+        "logs/ancient_dna/multiqc_content.log",
+    benchmark:
+        "benchmarks/ancient_dna/multiqc_content.tsv"
+    conda:
+        "../envs/ancient_dna.yaml"
+    params:
+        overview=ADNA.get("overview", {}),
+        samples=ADNA_SAMPLES,
+    script:
+        "../scripts/ancient_dna_multiqc.py"
+
+
+if analysis_enabled("ancient_dna"):
+    ALL_TARGETS.extend(
+        [
+            f"{ADNA_DIR}/multiqc/ancient_dna_damage_mqc.tsv",
+            f"{ADNA_DIR}/multiqc/ancient_dna_ct5p_mqc.yaml",
+        ]
+        + expand(
+            f"{ADNA_DIR}/mapdamage/{{sample}}/{{table}}",
+            sample=ADNA_SAMPLES,
+            table=[
+                "misincorporation.txt",
+                "5pCtoT_freq.txt",
+                "3pGtoA_freq.txt",
+                "lgdistribution.txt",
+            ],
+        )
+    )
 
 
 rule ancient_dna_splits:

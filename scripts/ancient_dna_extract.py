@@ -9,6 +9,7 @@ from genomelearn.workflow import get_logger, run_script
 
 def main(smk):
     from genomelearn.adna.damage import damage_summary, damage_table, length_table
+    from genomelearn.adna.mapdamage_format import write_mapdamage_tables
     from genomelearn.adna.reads import ExtractionSettings, extract_to_parquet
 
     log = get_logger()
@@ -30,9 +31,16 @@ def main(smk):
             "reference": str(reference) if reference else None,
             "records": result.n_records,
             "kept": result.n_kept,
+            "filters": settings.filters,
             "filtered": result.filtered,
             **damage_summary(damage),
         }
+        # mapDamage 2.2.1's tables (its header names the -i/-r arguments: here the sheet's paths)
+        write_mapdamage_tables(
+            os.path.dirname(smk.output.misincorporation), result, str(smk.input.bam),
+            str(reference) if reference else "no reference FASTA (MD tags)",
+            length=settings.mapdamage_length, readplot=min(settings.damage_positions, settings.mapdamage_length),
+        )
         with open(smk.output.summary, "w") as fh:
             json.dump(summary, fh, indent=1)
     except Exception:

@@ -13,7 +13,13 @@ import pytest
 from genomelearn.adna.damage import compare_damage, damage_table, read_mapdamage
 from genomelearn.adna.reads import ExtractionSettings, extract_table, extract_to_parquet
 from genomelearn.errors import InputError
-from tests.unit.test_ancient_dna_support import add_md, random_reference, simulate_reads, write_bam, write_fasta
+from tests.unit.test_ancient_dna_support import (
+    add_md,
+    random_reference,
+    simulate_reads,
+    write_bam,
+    write_fasta,
+)
 
 ALL = ExtractionSettings(min_mapq=0, min_length=0, require_proper_pair=False)
 
@@ -234,3 +240,19 @@ def test_equals_mapdamage_on_real_bams(data_mirror, tmp_path, bam):
     assert len(cmp) == 2 * 12 * 25
     assert cmp["abs_diff"].max() <= 0.002
     assert (cmp["count"] == cmp["count_ref"]).all() and (cmp["total"] == cmp["total_ref"]).all()
+
+
+def test_wilson_interval_equals_scipy():
+    from scipy.stats import binomtest
+
+    from genomelearn.adna.damage import wilson_interval
+
+    count, total = np.array([0, 3, 5, 100, 7, 2]), np.array([10, 3, 50, 1000, 0, 80])
+    low, high = wilson_interval(count, total, 0.95)
+    for c, n, lo, hi in zip(count, total, low, high):
+        if n == 0:
+            assert np.isnan(lo) and np.isnan(hi)
+            continue
+        ci = binomtest(int(c), int(n)).proportion_ci(0.95, method="wilson")
+        assert lo == pytest.approx(ci.low, abs=1e-12) and hi == pytest.approx(ci.high, abs=1e-12)
+    assert low[1] > 0.4  # 3 of 3: the interval is wide, no frequency-1.0 certainty

@@ -106,6 +106,33 @@ def read_mapdamage(path: str | os.PathLike, positions: int = 25) -> pd.DataFrame
     return pd.concat(rows, ignore_index=True)[DAMAGE_COLUMNS]
 
 
+def wilson_interval(count, total, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval of a binomial proportion count/total (Wilson 1927, JASA 22:209).
+
+    Args:
+        count, total: array-likes of non-negative integers (same shape).
+        level: confidence level (0 < level < 1).
+
+    Returns:
+        (low, high) float64 arrays of the shape of ``count``; NaN where total is 0. Unlike the Wald
+        interval it stays inside [0, 1] and is wide for small totals (3 C's → about [0.44, 1] for
+        3/3), which is what separates real damage from small-sample noise in the plots.
+    """
+    from scipy.stats import norm
+
+    count = np.asarray(count, dtype=np.float64)
+    total = np.asarray(total, dtype=np.float64)
+    z = float(norm.ppf(0.5 + level / 2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = count / total
+        denom = 1 + z**2 / total
+        centre = (p + z**2 / (2 * total)) / denom
+        half = z * np.sqrt(p * (1 - p) / total + z**2 / (4 * total**2)) / denom
+    low = np.where(total > 0, np.clip(centre - half, 0, 1), np.nan)
+    high = np.where(total > 0, np.clip(centre + half, 0, 1), np.nan)
+    return low, high
+
+
 def compare_damage(ours: pd.DataFrame, theirs: pd.DataFrame) -> pd.DataFrame:
     """Join two damage tables on (end, position, substitution); adds ``abs_diff`` of frequencies."""
     merged = ours.merge(theirs, on=["end", "position", "substitution"], suffixes=("", "_ref"), how="outer")
@@ -152,36 +179,55 @@ def damage_summary(table: pd.DataFrame) -> dict:
     }
 
 
-def plot_damage(table: pd.DataFrame, path: str | os.PathLike, title: str = "") -> None:
+def plot_damage(table: pd.DataFrame, path: str | os.PathLike, title: str = "", n_reads: int | None = None,
+                min_reads: int = 0, ci_level: float = 0.95) -> None:
     """mapDamage-style plot: C→T from the 5' end (left) and G→A from the 3' end (right, mirrored),
-    other substitutions in grey."""
+    other substitutions in grey; C→T and G→A with their Wilson ``ci_level`` bands.
+
+    Args:
+        table: :func:`damage_table` output (count, total, frequency).
+        path: PNG path.
+        title: figure title.
+        n_reads: reads behind the table (shown; with ``min_reads``, flags a small sample).
+        min_reads: below this many reads the title says the profile is uncertain.
+        ci_level: confidence level of the bands.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharey=True)
     ymax = 0.05
     for ax, end in zip(axes, ENDS):
         sub_tbl = table[table["end"] == end]
         for sub in SUBSTITUTIONS:
             rows = sub_tbl[sub_tbl["substitution"] == sub]
             if sub == "C>T":
-                style = dict(color="tab:red", lw=2, label="C>T")
+                style = {"color": "tab:red", "lw": 2, "label": "C>T"}
             elif sub == "G>A":
-                style = dict(color="tab:blue", lw=2, label="G>A")
+                style = {"color": "tab:blue", "lw": 2, "label": "G>A"}
             else:
-                style = dict(color="grey", lw=0.7, alpha=0.6, label="other" if sub == "A>C" else None)
+                style = {"color": "grey", "lw": 0.7, "alpha": 0.6, "label": "other" if sub == "A>C" else None}
             ax.plot(rows["position"], rows["frequency"], **style)
-            ymax = max(ymax, float(np.nanmax(rows["frequency"])) if len(rows) else 0)
+            if sub in ("C>T", "G>A") and len(rows):
+                low, high = wilson_interval(rows["count"], rows["total"], ci_level)
+                ax.fill_between(rows["position"], low, high, color=style["color"], alpha=0.2, lw=0)
+                ymax = max(ymax, float(np.nanmax(high)) if np.isfinite(high).any() else 0)
+            ymax = max(ymax, float(np.nanmax(rows["frequency"])) if rows["frequency"].notna().any() else 0)
         ax.set_xlabel(f"distance from the {end[0]}' end (bp)")
         if end == "3p":
             ax.invert_xaxis()
-    axes[0].set_ylabel("substitution frequency")
+    axes[0].set_ylabel(f"substitution frequency ({ci_level:.0%} Wilson CI)")
     axes[0].set_ylim(0, min(1.0, ymax * 1.1))
     axes[1].legend(fontsize=8, loc="upper left")
+    if n_reads is not None:
+        note = f"{n_reads:,} reads"
+        if n_reads < min_reads:
+            note += f": below the minimum of {min_reads:,}, frequencies uncertain"
+        title = f"{title}\n{note}" if title else note
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

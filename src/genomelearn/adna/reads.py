@@ -34,9 +34,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -114,20 +114,40 @@ class ExtractionSettings:
             or realigned after the MD tag was computed); skipped reads are counted as ``bad_md``.
         require_proper_pair: drop paired-end reads that are not properly paired (unknown insert
             size), counted as ``improper_pair``.
+        filters: ``"config"`` (default): the thresholds above; ``"mapdamage"``: mapDamage 2's read
+            filter, i.e. only the flag filter (unmapped, secondary, QC-fail, duplicate,
+            supplementary) and no MAPQ, length or proper-pair filter, so that the damage counts and
+            the mapDamage-format tables equal those of ``mapDamage -i BAM -r REF`` exactly
+            (``min_mapq``, ``min_length`` and ``require_proper_pair`` are then set to 0, 0, False).
+        mapdamage_length: positions from each end in the per-contig mapDamage counts
+            (``misincorporation.txt``; mapDamage's ``--length``, default 70).
     """
 
     min_mapq: int = 25
     min_length: int = 30
     damage_positions: int = 25
-    batch_size: int = 20000
+    batch_size: int = 5000
     bad_md: str = "error"
     require_proper_pair: bool = True
+    filters: str = "config"
+    mapdamage_length: int = 70
 
     def __post_init__(self):
         if self.bad_md not in ("error", "skip"):
             raise ValueError(f"bad_md must be 'error' or 'skip', got {self.bad_md!r}")
-        if self.damage_positions < 1 or self.batch_size < 1:
-            raise ValueError("damage_positions and batch_size must be >= 1")
+        if self.damage_positions < 1 or self.batch_size < 1 or self.mapdamage_length < 1:
+            raise ValueError("damage_positions, mapdamage_length and batch_size must be >= 1")
+        if self.filters not in ("config", "mapdamage"):
+            raise ValueError(f"filters must be 'config' or 'mapdamage', got {self.filters!r}")
+        if self.filters == "mapdamage":
+            object.__setattr__(self, "min_mapq", 0)
+            object.__setattr__(self, "min_length", 0)
+            object.__setattr__(self, "require_proper_pair", False)
+
+    @property
+    def counted_positions(self) -> int:
+        """Positions from each end that are counted (both the damage profile and mapDamage's)."""
+        return max(self.damage_positions, self.mapdamage_length)
 
 
 @dataclass
@@ -140,6 +160,15 @@ class ExtractionResult:
         length_counts: {length_source: int64 histogram indexed by length}.
         n_records: records in the BAM. n_kept: reads that passed the filter.
         filtered: {reason: count} for the records that did not pass.
+        contigs: contig names of the BAM header (index = BAM tid).
+        contig_counts: {tid: int64 (2 ends, 2 strands, P positions, 6, 6)} the same counts per
+            contig, over P = ``settings.counted_positions`` positions (contigs without kept reads
+            absent): what mapDamage's ``misincorporation.txt`` holds per ``Chr``.
+        soft_clips: {tid: int64 (2 ends, 2 strands, P)} reads soft-clipped at that end by more than
+            the position (mapDamage's ``S`` column: position i counts clips of length > i).
+        aligned_lengths: {'+'/'-': {reference span (bp): reads}} of single-end/merged reads (not
+            flagged paired), keys in order of first occurrence in the BAM as in mapDamage's
+            ``lgdistribution.txt``.
     """
 
     damage_counts: np.ndarray
@@ -147,6 +176,10 @@ class ExtractionResult:
     n_records: int = 0
     n_kept: int = 0
     filtered: dict = field(default_factory=dict)
+    contigs: list = field(default_factory=list)
+    contig_counts: dict = field(default_factory=dict)
+    soft_clips: dict = field(default_factory=dict)
+    aligned_lengths: dict = field(default_factory=lambda: {"+": {}, "-": {}})
 
 
 class Reference:
@@ -311,7 +344,7 @@ class _Batch:
     MD tags (only when no reference is given).
     """
 
-    __slots__ = ("rows", "slow", "md")
+    __slots__ = ("md", "rows", "slow")
 
     def __init__(self):
         self.rows = []
@@ -384,6 +417,7 @@ class Extractor:
         try:
             contigs = list(bam.references)
             contig_lengths = list(bam.lengths)
+            self.result.contigs = contigs
             expected_mapped = None
             if self.reference_path is not None:
                 reference = Reference(self.reference_path, self.sample, self.bam_path)
@@ -623,10 +657,17 @@ class Extractor:
             _md_reference_fast(seq, ref, md, off[fi] + sc5[fi], alen[fi],
                                names if not b.slow else [names[i] for i in fi], self.where)
 
+        # --- counts of this batch per contig present (local index lt), P positions from each end
+        P = self.settings.counted_positions
+        batch_tids, lt = np.unique(tid, return_inverse=True)
+        counts = np.zeros((len(batch_tids), 2, 2, P, 6, 6), dtype=np.int64)
+
         # --- slow reads (indels): reference and damage columns per CIGAR operation
-        counts = self.result.damage_counts
+        span = alen.copy()  # reference span of the alignment (mapDamage's read length)
         if b.slow:
-            self._slow_reads(b.slow, names, b.md, seq, ref, off, pos, tid, contigs, reference, rev, counts, k)
+            self._slow_reads(b.slow, names, b.md, seq, ref, off, pos, tid, contigs, reference, rev, counts, lt, P)
+            for i, cigar in b.slow.items():
+                span[i] = sum(length for op, length in cigar if op in (0, 2, 3, 7, 8))
 
         # --- molecule orientation: reverse-complement reverse-strand reads (forward reads copied)
         seq_m, ref_m, qual_m = seq.copy(), ref.copy(), qual.copy()
@@ -652,22 +693,30 @@ class Extractor:
             gc = np.where(acgt_n > 0, gc_n / np.maximum(acgt_n, 1), np.nan).astype(np.float32)
 
         # --- damage counts of fast reads (alignment columns = aligned read bases)
+        msc5_all = np.where(rev, sc3, sc5)
+        msc3_all = np.where(rev, sc5, sc3)
         if len(fi):
-            p = np.arange(k, dtype=np.int64)
-            msc5 = np.where(rev, sc3, sc5)[fi]
-            msc3 = np.where(rev, sc5, sc3)[fi]
-            valid = p[None, :] < alen[fi, None]
-            strand = rev[fi].astype(np.int64)[:, None]
-            for end, idx in (
-                (0, off[fi, None] + msc5[:, None] + p[None, :]),
-                (1, off[fi, None] + qlen[fi, None] - msc3[:, None] - 1 - p[None, :]),
-            ):
-                idx = np.where(valid, idx, 0)
-                r_c = rc_m[idx]
-                q_c = sc_m[idx]
-                ok = valid & (r_c != N) & (q_c != N)
-                key = ((end * 2 + strand) * k + p[None, :]) * 36 + r_c.astype(np.int64) * 6 + q_c
-                counts += np.bincount(key[ok], minlength=counts.size).reshape(counts.shape)
+            # one code per base: reference code * 6 + read code; 36 where either is N (dropped), also
+            # at the sentinel index `total` that positions beyond a read's aligned length point to
+            pair = np.empty(total + 1, dtype=np.int64)
+            pair[:total] = rc_m * np.uint8(6) + sc_m
+            pair[:total][(rc_m == N) | (sc_m == N)] = 36
+            pair[total] = 36
+            p = np.arange(P, dtype=np.int64)
+            invalid = p[None, :] >= alen[fi, None]
+            # key = ((((contig * 2 + end) * 2 + strand) * P + position) * 37 + pair code
+            row_key = ((lt[fi] * 4 + rev[fi]) * P)[:, None] * 37 + p[None, :] * 37
+            first = off[fi] + msc5_all[fi]
+            last = off[fi] + qlen[fi] - msc3_all[fi] - 1
+            counts37 = np.zeros(len(batch_tids) * 4 * P * 37, dtype=np.int64)
+            for end, idx in ((0, first[:, None] + p[None, :]), (1, last[:, None] - p[None, :])):
+                idx[invalid] = total
+                key = row_key + pair[idx]
+                if end:
+                    key += 2 * P * 37
+                counts37 += np.bincount(key.ravel(), minlength=counts37.size)
+            counts += counts37.reshape(len(batch_tids), 2, 2, P, 37)[..., :36].reshape(counts.shape)
+        self._add_counts(batch_tids, counts, lt, rev, msc5_all, msc3_all, flag, span)
 
         # --- mismatch strings at both ends (per read base, molecule orientation)
         ms = np.full(total, ord("."), dtype=np.uint8)
@@ -722,7 +771,41 @@ class Extractor:
             schema=READ_TABLE_SCHEMA,
         )
 
-    def _slow_reads(self, slow: dict, names, md_tags, seq, ref, off, pos, tid, contigs, reference, rev, counts, k):
+    def _add_counts(self, batch_tids, counts, lt, rev, msc5, msc3, flag, span) -> None:
+        """Add one batch's per-contig counts, soft clips and aligned lengths to the result."""
+        res = self.result
+        K = self.settings.damage_positions
+        P = counts.shape[3]
+        res.damage_counts += counts[:, :, :, :K].sum(axis=0)
+        # soft clips: position i of an end counts reads clipped there by more than i bases
+        strand = rev.astype(np.int64)
+        clips = np.zeros((len(batch_tids), 2, 2, P + 1), dtype=np.int64)
+        for end, clip in ((0, msc5), (1, msc3)):
+            sel = clip > 0
+            if sel.any():
+                key = ((lt[sel] * 2 + end) * 2 + strand[sel]) * (P + 1) + np.minimum(clip[sel], P)
+                clips += np.bincount(key, minlength=clips.size).reshape(clips.shape)
+        clipped = np.cumsum(clips[..., ::-1], axis=-1)[..., ::-1][..., 1:]
+        for j, t in enumerate(batch_tids.tolist()):
+            if t in res.contig_counts:
+                res.contig_counts[t] += counts[j]
+                res.soft_clips[t] += clipped[j]
+            else:
+                res.contig_counts[t] = counts[j].copy()
+                res.soft_clips[t] = clipped[j].copy()
+        # reference span of unpaired reads per strand, keys in order of first occurrence
+        unpaired = (flag & 0x1) == 0
+        for s_code, s_name in ((0, "+"), (1, "-")):
+            values = span[unpaired & (strand == s_code)]
+            if not len(values):
+                continue
+            uniq, first, n = np.unique(values, return_index=True, return_counts=True)
+            order = np.argsort(first, kind="stable")
+            table = res.aligned_lengths[s_name]
+            for length, c in zip(uniq[order].tolist(), n[order].tolist()):
+                table[length] = table.get(length, 0) + c
+
+    def _slow_reads(self, slow: dict, names, md_tags, seq, ref, off, pos, tid, contigs, reference, rev, counts, lt, k):
         """Reads with indels (or several aligned blocks), all at once: reference per read base and
         mapDamage alignment columns, vectorised over CIGAR operations."""
         rows = np.fromiter(slow.keys(), dtype=np.int64, count=len(slow))
@@ -800,12 +883,13 @@ class Extractor:
         right = c_off[1:, None] - 1 - p[None, :]
         r = is_rev[:, None]
         strand = is_rev.astype(np.int64)[:, None]
+        group = (lt[rows] * 2).astype(np.int64)[:, None]
         for end, idx in ((0, np.where(r, right, left)), (1, np.where(r, left, right))):
             idx = np.where(valid, idx, 0)
             r_c = np.where(r, COMPLEMENT_CODE[rc[idx]], rc[idx])
             q_c = np.where(r, COMPLEMENT_CODE[qc[idx]], qc[idx])
             ok = valid & (r_c != N) & (q_c != N)
-            key = ((end * 2 + strand) * k + p[None, :]) * 36 + r_c.astype(np.int64) * 6 + q_c
+            key = (((group + end) * 2 + strand) * k + p[None, :]) * 36 + r_c.astype(np.int64) * 6 + q_c
             counts += np.bincount(key[ok], minlength=counts.size).reshape(counts.shape)
 
 
@@ -843,7 +927,9 @@ def extract_to_parquet(
     tmp = out_path.with_name(f".{out_path.name}.part")
     extractor = Extractor(bam_path, sample, reference, index, settings, require_index)
     try:
-        with pq.ParquetWriter(tmp, READ_TABLE_SCHEMA, compression="zstd") as writer:
+        # dictionary encoding only where values repeat (per-read strings would fall back anyway)
+        with pq.ParquetWriter(tmp, READ_TABLE_SCHEMA, compression="zstd",
+                              use_dictionary=["sample", "contig", "strand", "length_source"]) as writer:
             for batch in extractor.batches():
                 writer.write_batch(batch)
         os.replace(tmp, out_path)
