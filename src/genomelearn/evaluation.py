@@ -148,7 +148,7 @@ def weighted_auroc(y, score, block_idx, counts) -> np.ndarray:
     return auc
 
 
-def weighted_average_precision(y, score, block_idx, counts) -> np.ndarray:
+def weighted_average_precision(y, score, block_idx, counts, chunk_size: int = 200) -> np.ndarray:
     """Average precision (scikit-learn's step-wise AUPRC, ties grouped) of every replicate.
 
     Arguments as :func:`weighted_auroc`. Returns float64 (R,), NaN without positives.
@@ -156,13 +156,16 @@ def weighted_average_precision(y, score, block_idx, counts) -> np.ndarray:
     y = np.asarray(y) > 0
     group, n_groups = _tie_groups(-np.asarray(score, dtype=np.float64))  # descending scores
     nb = counts.shape[1]
-    pos = (_group_sums(block_idx, group, y, nb, n_groups).T @ counts.T).T
-    neg = (_group_sums(block_idx, group, ~y, nb, n_groups).T @ counts.T).T
-    tp, fp = np.cumsum(pos, axis=1), np.cumsum(neg, axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        precision = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
-        ap = (pos * precision).sum(axis=1) / pos.sum(axis=1)
-    ap[pos.sum(axis=1) == 0] = np.nan
+    pos_sums = _group_sums(block_idx, group, y, nb, n_groups).T.tocsr()  # (G, nb)
+    neg_sums = _group_sums(block_idx, group, ~y, nb, n_groups).T.tocsr()
+    ap = np.empty(counts.shape[0])
+    for start in range(0, counts.shape[0], chunk_size):
+        c = counts[start : start + chunk_size].T
+        pos, neg = pos_sums @ c, neg_sums @ c  # (G, chunk)
+        tp, fp = np.cumsum(pos, axis=0), np.cumsum(neg, axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            precision = np.where(tp + fp > 0, tp / np.maximum(tp + fp, 1e-300), 0.0)
+            ap[start : start + chunk_size] = (pos * precision).sum(axis=0) / pos.sum(axis=0)
     return ap
 
 

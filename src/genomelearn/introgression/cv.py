@@ -222,3 +222,72 @@ def balanced_threshold(labels, score) -> float:
     fpr, tpr, thresholds = roc_curve(labels, np.asarray(score, dtype=float))
     best = int(np.argmax(tpr - fpr))
     return float(min(thresholds[best], np.finfo(np.float64).max))
+
+
+def matched_windows(windows: pd.DataFrame, fold: np.ndarray, n_folds: int, gc_bins: int, repeat_bins: int, seed: int) -> np.ndarray:
+    """Composition matching inside each fold: bool (N,) of the windows kept.
+
+    Within the windows of each fold, negatives are drawn to the positives' joint GC x
+    repeat-fraction distribution (:func:`genomelearn.introgression.matching.match_composition`,
+    coarsened exact matching), so every fold's test set, and hence every training set made of
+    other folds, is matched.
+
+    Raises:
+        InputError: when matching leaves a fold without one of the classes (names the fold).
+    """
+    from genomelearn.introgression.matching import match_composition
+
+    keep = np.zeros(len(windows), dtype=bool)
+    labels = (windows["label"].to_numpy() > 0).astype(np.int8)
+    gc, rep = windows["gc"].to_numpy(), windows["repeat_fraction"].to_numpy()
+    for f in range(n_folds):
+        idx = np.flatnonzero(fold == f)
+        try:
+            chosen = match_composition(labels[idx], gc[idx], rep[idx], gc_bins, repeat_bins, seed + f)
+        except ValueError as exc:
+            raise InputError(f"composition matching in fold {f} ({len(idx)} windows): {exc}") from exc
+        keep[idx[chosen]] = True
+    return keep
+
+
+def make_splits(windows: pd.DataFrame, splits: dict, matching: dict | None, what: str) -> tuple[dict, pd.DataFrame, np.ndarray]:
+    """All split arrays of one setting: ``fold<f>`` for the block CV and ``random``.
+
+    Args:
+        windows: chrom, start, end, label (binary; for ``support`` the windows called by >= 1
+            map), gc, repeat_fraction, block.
+        splits: the ``splits`` config (methods, folds, validation_fraction, fractions, buffer_bp,
+            seed).
+        matching: the ``matching`` config (gc_bins, repeat_bins), or None for unmatched.
+        what: setting name for error messages (e.g. ``deserts/matched``).
+
+    Returns:
+        (split_arrays, fold_counts, fold): split name -> object (N,) roles; the per-fold role
+        counts of :func:`fold_table` (random protocol as fold -1); fold (N,) int of each window.
+
+    Raises:
+        InputError: a fold, or a fold's training/validation set, without one of the classes.
+    """
+    from genomelearn.introgression.splits import random_split
+
+    labels = windows["label"].to_numpy()
+    blocks = windows["block"].to_numpy()
+    k, seed = splits["folds"], splits["seed"]
+    fold_of = assign_block_folds(blocks, labels, k, seed)
+    fold = pd.Series(blocks).map(fold_of).to_numpy().astype(np.int64)
+    check_folds(fold, labels, blocks, k, what)
+    used = np.ones(len(windows), dtype=bool)
+    if matching is not None:
+        used = matched_windows(windows, fold, k, matching["gc_bins"], matching["repeat_bins"], seed)
+        check_folds(np.where(used, fold, -1), labels, blocks, k, what)
+    out, roles = {}, {}
+    if "blocks" in splits["methods"]:
+        for f in range(k):
+            roles[f] = out[f"fold{f}"] = fold_roles(
+                windows, fold, f, splits["buffer_bp"], splits["validation_fraction"], seed, used
+            )
+    if "random" in splits["methods"]:
+        role = np.full(len(windows), "unused", dtype=object)
+        role[used] = random_split(int(used.sum()), splits["fractions"], seed)
+        roles[-1] = out["random"] = role
+    return out, fold_table(windows, fold, roles), fold
