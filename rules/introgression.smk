@@ -29,7 +29,7 @@ intro_maps = lambda wc: intro_support.map_beds(INTRO, wc.labels, input_path)
 intro_jobs = [
     (lab, match, model, split, seed)
     for lab, match, model in (intro_support.grid(INTRO) if INTRO else [])
-    for split in INTRO_SPLITS
+    for split in intro_support.trained_splits(INTRO, lab, match, model)
     for seed in intro_support.seeds(INTRO, model)
 ]
 intro_settings = sorted({(j[0], j[1]) for j in intro_jobs})

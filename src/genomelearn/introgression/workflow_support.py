@@ -39,6 +39,7 @@ __all__ = [
     "seeds",
     "split_names",
     "targets",
+    "trained_splits",
 ]
 
 
@@ -104,6 +105,16 @@ def split_names(block: dict) -> list[str]:
     return names
 
 
+def trained_splits(block: dict, labels: str, matching: str, model: str) -> list[str]:
+    """Split files ``model`` is trained on in one setting: every CV fold, and the ``random``
+    protocol only for the scikit-learn models of the primary setting (every model and setting
+    under ``full_grid``)."""
+    names = split_names(block)
+    if block["full_grid"] or ((labels, matching) == primary(block) and is_classical(model)):
+        return names
+    return [n for n in names if n != "random"]
+
+
 def seeds(block: dict, model: str) -> list[int]:
     """Training seeds of ``model`` (``seeds.classical`` or ``seeds.deep``)."""
     return list(block["seeds"]["classical" if is_classical(model) else "deep"])
@@ -139,7 +150,7 @@ def predictions(block: dict, dataset: str) -> list[str]:
     return [
         f"{base}/{lab}/{match}/models/{model}/{split}/seed{seed}/predictions.parquet"
         for lab, match, model in grid(block)
-        for split in split_names(block)
+        for split in trained_splits(block, lab, match, model)
         for seed in seeds(block, model)
     ]
 
