@@ -11,9 +11,7 @@ INTRO_DEEP = [m for m in INTRO.get("models", []) if not intro_support.is_classic
 INTRO_SPLITS = intro_support.split_names(INTRO) if INTRO else []
 INTRO_SETTING = "results/introgression/{dataset}/{labels}/{matching}"
 INTRO_JOB = INTRO_SETTING + "/models/{model}/{split}/seed{seed}"
-INTRO_JOB_LOG = (
-    "logs/introgression/{dataset}/{labels}/{matching}/train_{model}_{split}_seed{seed}.log"
-)
+INTRO_JOB_LOG = "logs/introgression/{dataset}/{labels}/{matching}/train_{model}_{split}_seed{seed}.log"
 
 intro_dataset = lambda wc: INTRO["datasets"][wc.dataset]
 intro_introgressed_bed = lambda wc: intro_support.introgressed_bed(
@@ -122,7 +120,9 @@ rule introgression_split:
         windows="results/introgression/{dataset}/{labels}/windows.parquet",
     output:
         splits=expand(
-            INTRO_SETTING + "/splits/{split}.tsv", split=INTRO_SPLITS, allow_missing=True
+            INTRO_SETTING + "/splits/{split}.tsv",
+            split=INTRO_SPLITS,
+            allow_missing=True,
         ),
         folds=report(
             INTRO_SETTING + "/folds.tsv",
@@ -231,7 +231,9 @@ rule introgression_train_deep:
         architecture=lambda wc: {
             k: v for k, v in INTRO["deep_models"][wc.model].items() if k != "training"
         },
-        training=lambda wc: training_settings(INTRO["deep_models"][wc.model]["training"]),
+        training=lambda wc: training_settings(
+            INTRO["deep_models"][wc.model]["training"]
+        ),
         token_k=INTRO["encoding"]["token_k"],
         checkpoint_dir=INTRO_JOB + "/checkpoint",
     script:

@@ -30,25 +30,45 @@ def main(smk):
     log = get_logger()
     os.makedirs(smk.output.figures, exist_ok=True)
     boot = smk.params.bootstrap
-    windows = {lab: pd.read_parquet(path, columns=["block"]) for lab, path in zip(smk.params.window_labels, smk.input.windows)}
-    folds = {tuple(key.split("/")): pd.read_csv(path, sep="\t") for key, path in zip(smk.params.fold_keys, smk.input.folds)}
+    windows = {
+        lab: pd.read_parquet(path, columns=["block"])
+        for lab, path in zip(smk.params.window_labels, smk.input.windows)
+    }
+    folds = {
+        tuple(key.split("/")): pd.read_csv(path, sep="\t")
+        for key, path in zip(smk.params.fold_keys, smk.input.folds)
+    }
     parts = []
-    for (labels, matching, model, split, seed), path in zip(smk.params.jobs, smk.input.predictions):
+    for (labels, matching, model, split, seed), path in zip(
+        smk.params.jobs, smk.input.predictions
+    ):
         pred = pd.read_parquet(path)
-        parts.append(pred.assign(labels=labels, matching=matching, model=model, split_name=split, seed=seed))
+        parts.append(
+            pred.assign(labels=labels, matching=matching, model=model, split_name=split, seed=seed)
+        )
     predictions = pd.concat(parts, ignore_index=True)
     oof = pd.concat(
-        [collect_oof(part, windows[lab]) for lab, part in predictions.groupby("labels", sort=False)], ignore_index=True
+        [
+            collect_oof(part, windows[lab])
+            for lab, part in predictions.groupby("labels", sort=False)
+        ],
+        ignore_index=True,
     )
     oof.to_parquet(smk.output.oof, index=False)
     rows = []
-    for (labels, matching, protocol), part in oof.groupby(["labels", "matching", "protocol"], sort=False):
-        table = setting_metrics(part, labels == "support", boot["replicates"], boot["seed"], boot["level"])
+    for (labels, matching, protocol), part in oof.groupby(
+        ["labels", "matching", "protocol"], sort=False
+    ):
+        table = setting_metrics(
+            part, labels == "support", boot["replicates"], boot["seed"], boot["level"]
+        )
         counts = folds[(labels, matching)]
-        counts = counts[(counts["fold"] >= 0) == (protocol == "blocks")].set_index("role")["n_windows"]
+        counts = counts[(counts["fold"] >= 0) == (protocol == "blocks")].set_index("role")[
+            "n_windows"
+        ]
         n_splits = max(len(counts.loc[["train"]]), 1)
         table.insert(0, "n_buffer", int(counts.loc[["buffer"]].sum()))
-        table.insert(0, "n_train", int(round(counts.loc[["train"]].sum() / n_splits)))
+        table.insert(0, "n_train", round(counts.loc[["train"]].sum() / n_splits))
         table.insert(0, "protocol", protocol)
         table.insert(0, "matching", matching)
         table.insert(0, "labels", labels)
@@ -65,13 +85,26 @@ def main(smk):
         forest_plot(metrics, os.path.join(smk.output.figures, "forest_random.png"), "random")
     lab, match = smk.params.primary
     for protocol in ("blocks", "random"):
-        part = oof[(oof["labels"] == lab) & (oof["matching"] == match) & (oof["protocol"] == protocol)]
+        part = oof[
+            (oof["labels"] == lab) & (oof["matching"] == match) & (oof["protocol"] == protocol)
+        ]
         if part.empty or lab == "support":
             continue
         first = part[part["seed"] == part.groupby("model")["seed"].transform("min")]
-        curves = {m: (g["label"].to_numpy(), g["score"].to_numpy()) for m, g in first.groupby("model")}
-        plot_roc_pr(curves, os.path.join(smk.output.figures, f"roc_pr_{protocol}.png"), title=f"Out-of-fold windows, {lab}/{match}, {protocol} (first seed)")
-    log.info("%d out-of-fold rows, %d metric rows; largest |seed SD| %.4f", len(oof), len(metrics), np.nanmax(np.abs(metrics["auroc_seed_sd"].to_numpy(dtype=float)), initial=0))
+        curves = {
+            m: (g["label"].to_numpy(), g["score"].to_numpy()) for m, g in first.groupby("model")
+        }
+        plot_roc_pr(
+            curves,
+            os.path.join(smk.output.figures, f"roc_pr_{protocol}.png"),
+            title=f"Out-of-fold windows, {lab}/{match}, {protocol} (first seed)",
+        )
+    log.info(
+        "%d out-of-fold rows, %d metric rows; largest |seed SD| %.4f",
+        len(oof),
+        len(metrics),
+        np.nanmax(np.abs(metrics["auroc_seed_sd"].to_numpy(dtype=float)), initial=0),
+    )
 
 
 run_script(main, snakemake)  # noqa: F821

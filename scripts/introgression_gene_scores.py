@@ -15,8 +15,18 @@ def main(smk):
     genes = read_genes(smk.input.genes, contigs, p["gene_types"])
     mask = read_bed(smk.input.mask) if smk.input.mask else None
     w, s = smk.params.windows, smk.params.splits
-    wins = gene_windows(genes, mask, smk.input.reference, w["length"], w["stride"], w["max_n_fraction"], s["block_size"])
-    log.info("%d genes, %d gene windows in %d genes", len(genes), len(wins), wins["gene"].nunique())
+    wins = gene_windows(
+        genes,
+        mask,
+        smk.input.reference,
+        w["length"],
+        w["stride"],
+        w["max_n_fraction"],
+        s["block_size"],
+    )
+    log.info(
+        "%d genes, %d gene windows in %d genes", len(genes), len(wins), wins["gene"].nunique()
+    )
     labelled = pd.read_parquet(smk.input.windows[0])
     roles = {f: read_split(path, len(labelled)) for f, path in enumerate(smk.input.splits)}
     scores, folds = oof_gene_scores(

@@ -27,20 +27,28 @@ def main(smk):
         from genomelearn.introgression.labels import build_depleted_regions, read_maps
 
         if mask is None:
-            raise InputError(f"label definition {labels!r} needs the dataset's `mask` (covered sequence BED)")
+            raise InputError(
+                f"label definition {labels!r} needs the dataset's `mask` (covered sequence BED)"
+            )
         maps = read_maps(dict(zip(smk.params.methods, smk.input.maps)), contigs)
         if labels == "depleted":
             introgressed = read_bed(smk.input.introgressed)
-            regions, summary = build_depleted_regions(introgressed, mask, maps, contigs, smk.params.depleted_buffer_bp)
+            regions, summary = build_depleted_regions(
+                introgressed, mask, maps, contigs, smk.params.depleted_buffer_bp
+            )
         else:
             covered = bed.merge(mask[mask["chrom"].isin(contigs)])
             if covered.empty:
                 raise InputError(f"{smk.input.mask}: no covered sequence on {contigs}")
-            regions = covered[["chrom", "start", "end"]].assign(label=np.int8(0)).reset_index(drop=True)
+            regions = (
+                covered[["chrom", "start", "end"]].assign(label=np.int8(0)).reset_index(drop=True)
+            )
             summary = {"covered_regions": len(regions), "covered_bp": bed.total_length(regions)}
     log.info("regions (%s): %s", labels, summary)
     regions.to_csv(smk.output.regions, sep="\t", header=False, index=False)
-    pd.DataFrame({"quantity": list(summary), "value": list(summary.values())}).to_csv(smk.output.summary, sep="\t", index=False)
+    pd.DataFrame({"quantity": list(summary), "value": list(summary.values())}).to_csv(
+        smk.output.summary, sep="\t", index=False
+    )
 
 
 run_script(main, snakemake)  # noqa: F821

@@ -33,10 +33,20 @@ def main(smk):
     model = make_classical(name, seed=seed, threads=smk.threads, task=task, **smk.params.settings)
     start = time.perf_counter()
     model.fit(features[train], target[train])
-    log.info("%s (%s) on %s, seed %d: fitted %d windows in %.1f s", name, task, smk.wildcards.split, seed, train.sum(), time.perf_counter() - start)
+    log.info(
+        "%s (%s) on %s, seed %d: fitted %d windows in %.1f s",
+        name,
+        task,
+        smk.wildcards.split,
+        seed,
+        train.sum(),
+        time.perf_counter() - start,
+    )
     score = classical_score(model, features, task)
     threshold = np.nan if regression else balanced_threshold(target[val], score[val])
-    predictions_frame(split, target, score).assign(threshold=threshold).to_parquet(smk.output.predictions, index=False)
+    predictions_frame(split, target, score).assign(threshold=threshold).to_parquet(
+        smk.output.predictions, index=False
+    )
     joblib.dump(model, smk.output.model)
 
 

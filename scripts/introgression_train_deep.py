@@ -18,7 +18,14 @@ import torch
 from genomelearn.introgression.cv import balanced_threshold
 from genomelearn.introgression.deep import build_deep_model, model_input
 from genomelearn.introgression.io import predictions_frame, read_split
-from genomelearn.training import ArraySource, TrainConfig, fit, input_fingerprint, predict, seed_everything
+from genomelearn.training import (
+    ArraySource,
+    TrainConfig,
+    fit,
+    input_fingerprint,
+    predict,
+    seed_everything,
+)
 from genomelearn.workflow import get_logger, run_script
 
 
@@ -27,7 +34,9 @@ def weighted_classification_loss(class_weight: torch.Tensor):
 
     def loss(model, batch):
         logits = model(*batch[:-1])
-        return torch.nn.functional.cross_entropy(logits.float(), batch[-1], weight=class_weight.to(logits.device))
+        return torch.nn.functional.cross_entropy(
+            logits.float(), batch[-1], weight=class_weight.to(logits.device)
+        )
 
     return loss
 
@@ -54,7 +63,9 @@ def main(smk):
     config = TrainConfig.from_dict(settings)
     seed_everything(config.seed)
     n_features, window_length = counts.shape[1], one_hot.shape[1]
-    model = build_deep_model(name, smk.params.architecture, window_length, smk.params.token_k, n_features)
+    model = build_deep_model(
+        name, smk.params.architecture, window_length, smk.params.token_k, n_features
+    )
     train, val = np.flatnonzero(split == "train"), np.flatnonzero(split == "validation")
     x_arr = np.asarray(x) if not sp.issparse(x) else x
     if regression:
@@ -66,11 +77,19 @@ def main(smk):
         target = target_out = windows["label"].to_numpy().astype(np.int64)
         n_class = np.bincount(target[train], minlength=2).astype(np.float64)
         weight = torch.tensor(len(train) / (2 * np.maximum(n_class, 1)), dtype=torch.float32)
-        log.info("class weights %s (training windows per class %s)", weight.tolist(), n_class.tolist())
+        log.info(
+            "class weights %s (training windows per class %s)", weight.tolist(), n_class.tolist()
+        )
         loss_fn = weighted_classification_loss(weight)
     fingerprint = input_fingerprint(
         list(smk.input),
-        {"model": name, "arch": smk.params.architecture, "train": settings, "k": smk.params.token_k, "regression": regression},
+        {
+            "model": name,
+            "arch": smk.params.architecture,
+            "train": settings,
+            "k": smk.params.token_k,
+            "regression": regression,
+        },
     )
     result = fit(
         model,
@@ -82,7 +101,12 @@ def main(smk):
         log=log.info,
         fingerprint=fingerprint,
     )
-    log.info("best epoch %d on %s; resumed from %s", result.best_epoch, result.device, result.resumed_from_epoch)
+    log.info(
+        "best epoch %d on %s; resumed from %s",
+        result.best_epoch,
+        result.device,
+        result.resumed_from_epoch,
+    )
     logits = predict(model, ArraySource([x_arr]), batch_size=2048, softmax=not regression)
     if regression:
         score = (logits[:, 1] - logits[:, 0]) * sd + mean  # predicted support
@@ -90,9 +114,18 @@ def main(smk):
     else:
         score = logits[:, 1]
         threshold = balanced_threshold(target[val], score[val])
-    predictions_frame(split, target_out, score).assign(threshold=threshold).to_parquet(smk.output.predictions, index=False)
-    torch.save({"state_dict": model.state_dict(), "architecture": smk.params.architecture, "model": name}, smk.output.model)
-    history = result.history.assign(best_epoch=result.best_epoch, device=result.device, resumed_from_epoch=result.resumed_from_epoch)
+    predictions_frame(split, target_out, score).assign(threshold=threshold).to_parquet(
+        smk.output.predictions, index=False
+    )
+    torch.save(
+        {"state_dict": model.state_dict(), "architecture": smk.params.architecture, "model": name},
+        smk.output.model,
+    )
+    history = result.history.assign(
+        best_epoch=result.best_epoch,
+        device=result.device,
+        resumed_from_epoch=result.resumed_from_epoch,
+    )
     history.to_csv(smk.output.history, sep="\t", index=False)
     shutil.rmtree(smk.params.checkpoint_dir, ignore_errors=True)
 

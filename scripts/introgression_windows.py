@@ -13,7 +13,9 @@ from genomelearn.workflow import get_logger, run_script
 
 def main(smk):
     log = get_logger()
-    regions = pd.read_csv(smk.input.regions, sep="\t", header=None, names=["chrom", "start", "end", "label"])
+    regions = pd.read_csv(
+        smk.input.regions, sep="\t", header=None, names=["chrom", "start", "end", "label"]
+    )
     p = smk.params.windows
     support = smk.wildcards.labels == "support"
     windows, summary = build_windows(
@@ -41,7 +43,9 @@ def main(smk):
         summary["blocks"] = int(windows["block"].nunique())
     log.info("windows: %s", summary)
     windows.to_parquet(smk.output.windows, index=False)
-    pd.DataFrame({"quantity": list(summary), "value": list(summary.values())}).to_csv(smk.output.summary, sep="\t", index=False)
+    pd.DataFrame({"quantity": list(summary), "value": list(summary.values())}).to_csv(
+        smk.output.summary, sep="\t", index=False
+    )
 
 
 run_script(main, snakemake)  # noqa: F821

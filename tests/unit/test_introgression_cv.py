@@ -21,7 +21,14 @@ from genomelearn.introgression.cv import assign_block_folds, balanced_threshold,
 from genomelearn.introgression.splits import distance_to_nearest
 from genomelearn.introgression.verdict import setting_metrics, verdicts
 
-SPLITS = {"methods": ["blocks", "random"], "folds": 5, "validation_fraction": 0.25, "fractions": [0.6, 0.2, 0.2], "buffer_bp": 3000, "seed": 0}
+SPLITS = {
+    "methods": ["blocks", "random"],
+    "folds": 5,
+    "validation_fraction": 0.25,
+    "fractions": [0.6, 0.2, 0.2],
+    "buffer_bp": 3000,
+    "seed": 0,
+}
 
 
 def _windows(n_blocks=30, per_block=40, seed=0, gc_shift=0.0):
@@ -34,14 +41,26 @@ def _windows(n_blocks=30, per_block=40, seed=0, gc_shift=0.0):
         for i in range(per_block):
             start = (b % (n_blocks // 2)) * 10_000 + i * 200
             label = int(rng.random() < share)
-            rows.append((chrom, start, start + 200, label, f"{chrom}:{b}", rng.normal(0.42 + gc_shift * label, 0.04), rng.random()))
-    return pd.DataFrame(rows, columns=["chrom", "start", "end", "label", "block", "gc", "repeat_fraction"])
+            rows.append(
+                (
+                    chrom,
+                    start,
+                    start + 200,
+                    label,
+                    f"{chrom}:{b}",
+                    rng.normal(0.42 + gc_shift * label, 0.04),
+                    rng.random(),
+                )
+            )
+    return pd.DataFrame(
+        rows, columns=["chrom", "start", "end", "label", "block", "gc", "repeat_fraction"]
+    )
 
 
 @pytest.mark.parametrize("matching", [None, {"gc_bins": 5, "repeat_bins": 2}])
 def test_every_window_is_tested_exactly_once_and_buffer_holds(matching):
     w = _windows(gc_shift=0.03)
-    splits, counts, fold = make_splits(w, SPLITS, matching, "synthetic")
+    splits, counts, _ = make_splits(w, SPLITS, matching, "synthetic")
     folds = [splits[f"fold{f}"] for f in range(5)]
     tested = np.sum([s == "test" for s in folds], axis=0)
     unused = folds[0] == "unused"
@@ -49,7 +68,13 @@ def test_every_window_is_tested_exactly_once_and_buffer_holds(matching):
     assert (unused.sum() > 0) == (matching is not None)
     for f, roles in enumerate(folds):
         # blocks stay whole, and no training or validation window within the buffer of a test window
-        assert pd.Series(roles[roles == "test"]).groupby(w["block"][roles == "test"].to_numpy()).size().gt(0).all()
+        assert (
+            pd.Series(roles[roles == "test"])
+            .groupby(w["block"][roles == "test"].to_numpy())
+            .size()
+            .gt(0)
+            .all()
+        )
         dist = distance_to_nearest(w, roles == "test")
         assert (dist[np.isin(roles, ["train", "validation"])] >= SPLITS["buffer_bp"]).all()
         assert (roles == "buffer").any()
@@ -75,7 +100,10 @@ def test_fold_without_a_class_fails_naming_label_definition_and_blocks():
     w = _windows(n_blocks=10, seed=1)
     w["label"] = 1
     w.loc[w["block"] == "chr1:0", "label"] = 0  # negatives in one block only
-    with pytest.raises(InputError, match=r"label definition 'depleted/unmatched'.*lack a class.*\(blocks, positive windows, negative windows\)"):
+    with pytest.raises(
+        InputError,
+        match=r"label definition 'depleted/unmatched'.*lack a class.*\(blocks, positive windows, negative windows\)",
+    ):
         make_splits(w, {**SPLITS, "folds": 3}, None, "depleted/unmatched")
 
 
@@ -106,8 +134,14 @@ def test_weighted_metrics_equal_sklearn_on_replicated_windows():
     x = rng.integers(0, 4, n) + y
     ids, bidx = block_index(blocks)
     counts = np.vstack([np.ones(len(ids)), bootstrap_block_counts(len(ids), 4, 1)])
-    auc, ap = weighted_auroc(y, s, bidx, counts), weighted_average_precision(y, s, bidx, counts, chunk_size=2)
-    ba, rho = weighted_balanced_accuracy(y, s > 0.6, bidx, counts), weighted_spearman(x, s, bidx, counts)
+    auc, ap = (
+        weighted_auroc(y, s, bidx, counts),
+        weighted_average_precision(y, s, bidx, counts, chunk_size=2),
+    )
+    ba, rho = (
+        weighted_balanced_accuracy(y, s > 0.6, bidx, counts),
+        weighted_spearman(x, s, bidx, counts),
+    )
     from scipy.stats import spearmanr
 
     for r in range(len(counts)):
@@ -129,7 +163,9 @@ def test_block_bootstrap_interval_covers_known_auroc_at_nominal_rate():
         y = rng.random(len(blocks)) < rng.uniform(0.2, 0.8, n_blocks)[blocks]
         score = d * y + rng.normal(0, tau, n_blocks)[blocks] + rng.normal(0, 1, len(blocks))
         ids, bidx = block_index(blocks)
-        low, high = percentile_interval(weighted_auroc(y, score, bidx, bootstrap_block_counts(len(ids), 400, sim)))
+        low, high = percentile_interval(
+            weighted_auroc(y, score, bidx, bootstrap_block_counts(len(ids), 400, sim))
+        )
         covered += low <= truth <= high
     assert 0.88 <= covered / n_sim <= 0.99
 
@@ -151,12 +187,30 @@ def test_setting_metrics_and_generated_verdict():
     for model, signal, seeds in (("gc_logreg", 0.2, [0]), ("cnn", 1.5, [0, 1, 2])):
         for seed in seeds:
             score = signal * y + rng.normal(0, 1, n)
-            rows.append(pd.DataFrame({"window": window, "block": block, "label": y, "score": score, "threshold": 0.5, "model": model, "seed": seed}))
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "window": window,
+                        "block": block,
+                        "label": y,
+                        "score": score,
+                        "threshold": 0.5,
+                        "model": model,
+                        "seed": seed,
+                    }
+                )
+            )
     oof = pd.concat(rows, ignore_index=True)
     table = setting_metrics(oof, False, 300, 0).set_index("model")
     cnn = table.loc["cnn"]
-    per_seed = [roc_auc_score(y, oof[(oof.model == "cnn") & (oof.seed == s)]["score"]) for s in (0, 1, 2)]
-    assert cnn["auroc"] == pytest.approx(np.mean(per_seed)) and cnn["n_seeds"] == 3 and cnn["n_blocks"] == 40
+    per_seed = [
+        roc_auc_score(y, oof[(oof.model == "cnn") & (oof.seed == s)]["score"]) for s in (0, 1, 2)
+    ]
+    assert (
+        cnn["auroc"] == pytest.approx(np.mean(per_seed))
+        and cnn["n_seeds"] == 3
+        and cnn["n_blocks"] == 40
+    )
     assert cnn["auroc_seed_sd"] == pytest.approx(np.std(per_seed, ddof=1))
     assert cnn["auroc_ci_low"] < cnn["auroc"] < cnn["auroc_ci_high"]
     assert cnn["auroc_minus_gc_ci_low"] > 0 and cnn["p_beats_gc"] < 0.01

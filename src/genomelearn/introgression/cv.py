@@ -30,10 +30,10 @@ ROLES = ("train", "validation", "test", "buffer", "unused")
 __all__ = [
     "ROLES",
     "assign_block_folds",
+    "balanced_threshold",
     "check_folds",
     "fold_roles",
     "fold_table",
-    "balanced_threshold",
 ]
 
 
@@ -65,7 +65,9 @@ def assign_block_folds(blocks, labels, n_folds: int, seed: int) -> dict:
         raise ValueError(f"block cross-validation needs at least 2 folds, got {n_folds}")
     counts = _block_counts(np.asarray(blocks), np.asarray(labels))
     if len(counts) < n_folds:
-        raise ValueError(f"{len(counts)} genomic blocks cannot fill {n_folds} folds; use fewer folds or smaller blocks")
+        raise ValueError(
+            f"{len(counts)} genomic blocks cannot fill {n_folds} folds; use fewer folds or smaller blocks"
+        )
     total_pos, total_neg = max(counts["pos"].sum(), 1), max(counts["neg"].sum(), 1)
     share = counts["pos"].to_numpy() / total_pos + counts["neg"].to_numpy() / total_neg
     order = np.random.default_rng(seed).permutation(len(counts))
@@ -82,7 +84,9 @@ def assign_block_folds(blocks, labels, n_folds: int, seed: int) -> dict:
     return assignment
 
 
-def check_folds(fold: np.ndarray, labels: np.ndarray, blocks: np.ndarray, n_folds: int, what: str) -> pd.DataFrame:
+def check_folds(
+    fold: np.ndarray, labels: np.ndarray, blocks: np.ndarray, n_folds: int, what: str
+) -> pd.DataFrame:
     """Per fold: blocks, positive and negative windows; raise when a fold lacks a class.
 
     Args:
@@ -116,7 +120,10 @@ def check_folds(fold: np.ndarray, labels: np.ndarray, blocks: np.ndarray, n_fold
         raise InputError(
             f"label definition {what!r}: fold(s) {bad['fold'].tolist()} lack a class; per fold "
             f"(blocks, positive windows, negative windows): "
-            + ", ".join(f"{r.fold}: ({r.n_blocks}, {r.n_positive}, {r.n_negative})" for r in table.itertuples())
+            + ", ".join(
+                f"{r.fold}: ({r.n_blocks}, {r.n_positive}, {r.n_negative})"
+                for r in table.itertuples()
+            )
             + ". Use fewer folds, smaller blocks or another label definition."
         )
     return table
@@ -158,12 +165,18 @@ def fold_roles(
     test = used & (fold == test_fold)
     rest = used & (fold != test_fold)
     role[test] = "test"
-    n_val_groups = max(int(round(1 / validation_fraction)), 2)
-    val_of = assign_block_folds(blocks[rest], labels[rest], n_val_groups, seed + 7919 * (test_fold + 1))
+    n_val_groups = max(round(1 / validation_fraction), 2)
+    val_of = assign_block_folds(
+        blocks[rest], labels[rest], n_val_groups, seed + 7919 * (test_fold + 1)
+    )
     is_val = rest & (pd.Series(blocks).map(val_of).to_numpy() == 0)
     role[rest] = "train"
     role[is_val] = "validation"
-    near = distance_to_nearest(windows, test) < buffer_bp if buffer_bp > 0 else np.zeros(n, dtype=bool)
+    near = (
+        distance_to_nearest(windows, test) < buffer_bp
+        if buffer_bp > 0
+        else np.zeros(n, dtype=bool)
+    )
     role[rest & near] = "buffer"
     for name in ("train", "validation"):
         lab = labels[role == name]
@@ -224,7 +237,14 @@ def balanced_threshold(labels, score) -> float:
     return float(min(thresholds[best], np.finfo(np.float64).max))
 
 
-def matched_windows(windows: pd.DataFrame, fold: np.ndarray, n_folds: int, gc_bins: int, repeat_bins: int, seed: int) -> np.ndarray:
+def matched_windows(
+    windows: pd.DataFrame,
+    fold: np.ndarray,
+    n_folds: int,
+    gc_bins: int,
+    repeat_bins: int,
+    seed: int,
+) -> np.ndarray:
     """Composition matching inside each fold: bool (N,) of the windows kept.
 
     Within the windows of each fold, negatives are drawn to the positives' joint GC x
@@ -243,14 +263,20 @@ def matched_windows(windows: pd.DataFrame, fold: np.ndarray, n_folds: int, gc_bi
     for f in range(n_folds):
         idx = np.flatnonzero(fold == f)
         try:
-            chosen = match_composition(labels[idx], gc[idx], rep[idx], gc_bins, repeat_bins, seed + f)
+            chosen = match_composition(
+                labels[idx], gc[idx], rep[idx], gc_bins, repeat_bins, seed + f
+            )
         except ValueError as exc:
-            raise InputError(f"composition matching in fold {f} ({len(idx)} windows): {exc}") from exc
+            raise InputError(
+                f"composition matching in fold {f} ({len(idx)} windows): {exc}"
+            ) from exc
         keep[idx[chosen]] = True
     return keep
 
 
-def make_splits(windows: pd.DataFrame, splits: dict, matching: dict | None, what: str) -> tuple[dict, pd.DataFrame, np.ndarray]:
+def make_splits(
+    windows: pd.DataFrame, splits: dict, matching: dict | None, what: str
+) -> tuple[dict, pd.DataFrame, np.ndarray]:
     """All split arrays of one setting: ``fold<f>`` for the block CV and ``random``.
 
     Args:
@@ -278,7 +304,9 @@ def make_splits(windows: pd.DataFrame, splits: dict, matching: dict | None, what
     check_folds(fold, labels, blocks, k, what)
     used = np.ones(len(windows), dtype=bool)
     if matching is not None:
-        used = matched_windows(windows, fold, k, matching["gc_bins"], matching["repeat_bins"], seed)
+        used = matched_windows(
+            windows, fold, k, matching["gc_bins"], matching["repeat_bins"], seed
+        )
         check_folds(np.where(used, fold, -1), labels, blocks, k, what)
     out, roles = {}, {}
     if "blocks" in splits["methods"]:

@@ -50,14 +50,30 @@ def collect_oof(predictions: pd.DataFrame, windows: pd.DataFrame) -> pd.DataFram
     test = predictions[predictions["split"] == "test"].copy()
     test["protocol"] = np.where(test["split_name"] == "random", "random", "blocks")
     test["fold"] = np.where(
-        test["protocol"] == "blocks", test["split_name"].str.removeprefix("fold").replace("random", "-1"), "-1"
+        test["protocol"] == "blocks",
+        test["split_name"].str.removeprefix("fold").replace("random", "-1"),
+        "-1",
     ).astype(int)
     test["block"] = windows["block"].to_numpy()[test["window"].to_numpy()]
     keys = ["labels", "matching", "protocol", "model", "seed", "window"]
     dup = test.duplicated(keys)
     if dup.any():
-        raise ValueError(f"{int(dup.sum())} windows scored twice out of fold, e.g. {test[dup].iloc[0][keys].to_dict()}")
-    cols = ["labels", "matching", "protocol", "model", "seed", "fold", "window", "block", "label", "score", "threshold"]
+        raise ValueError(
+            f"{int(dup.sum())} windows scored twice out of fold, e.g. {test[dup].iloc[0][keys].to_dict()}"
+        )
+    cols = [
+        "labels",
+        "matching",
+        "protocol",
+        "model",
+        "seed",
+        "fold",
+        "window",
+        "block",
+        "label",
+        "score",
+        "threshold",
+    ]
     return test[cols].reset_index(drop=True)
 
 
@@ -72,7 +88,9 @@ def _per_seed(oof: pd.DataFrame, model: str, windows: np.ndarray) -> tuple[np.nd
     return np.array(scores), np.array(calls)
 
 
-def setting_metrics(oof: pd.DataFrame, regression: bool, replicates: int, seed: int, level: float = 0.95) -> pd.DataFrame:
+def setting_metrics(
+    oof: pd.DataFrame, regression: bool, replicates: int, seed: int, level: float = 0.95
+) -> pd.DataFrame:
     """Metrics of every model of one (labels, matching, protocol) from its out-of-fold rows.
 
     Classification: AUROC, AUPRC, balanced accuracy (calls at each fold's validation threshold),
@@ -131,7 +149,9 @@ def setting_metrics(oof: pd.DataFrame, regression: bool, replicates: int, seed: 
             low, high = percentile_interval(reps, level)
             row.update({name: point, f"{name}_ci_low": low, f"{name}_ci_high": high})
         point, reps, per_seed = res[headline]
-        row[f"{headline}_seed_sd"] = float(np.std(per_seed, ddof=1)) if len(per_seed) > 1 else np.nan
+        row[f"{headline}_seed_sd"] = (
+            float(np.std(per_seed, ddof=1)) if len(per_seed) > 1 else np.nan
+        )
         if base is not None:
             b_point, b_reps, _ = base[headline]
             diff = reps - b_reps
@@ -142,7 +162,9 @@ def setting_metrics(oof: pd.DataFrame, regression: bool, replicates: int, seed: 
                     f"{headline}_minus_gc": point - b_point,
                     f"{headline}_minus_gc_ci_low": low,
                     f"{headline}_minus_gc_ci_high": high,
-                    "p_beats_gc": (1 + np.sum(finite <= 0)) / (len(finite) + 1) if model != BASELINE else np.nan,
+                    "p_beats_gc": (1 + np.sum(finite <= 0)) / (len(finite) + 1)
+                    if model != BASELINE
+                    else np.nan,
                 }
             )
         rows.append(row)
@@ -165,8 +187,10 @@ def verdicts(metrics: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
         ci_low, ci_high, p_beats_gc, beats_gc (bool), verdict (str).
     """
     rows = []
-    pct = int(round(level * 100))
-    for (labels, matching, protocol), part in metrics.groupby(["labels", "matching", "protocol"], sort=False):
+    pct = round(level * 100)
+    for (labels, matching, protocol), part in metrics.groupby(
+        ["labels", "matching", "protocol"], sort=False
+    ):
         metric = "spearman" if part["auroc"].isna().all() else "auroc"
         col = f"{metric}_minus_gc"
         others = part[(part["model"] != BASELINE) & part[col].notna()]
@@ -176,7 +200,9 @@ def verdicts(metrics: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
             continue
         best = others.sort_values(col, ascending=False).iloc[0]
         winners = others[others[f"{col}_ci_low"] > 0].sort_values(col, ascending=False)
-        interval = f"{_fmt(best[col])} [{_fmt(best[col + '_ci_low'])}, {_fmt(best[col + '_ci_high'])}]"
+        interval = (
+            f"{_fmt(best[col])} [{_fmt(best[col + '_ci_low'])}, {_fmt(best[col + '_ci_high'])}]"
+        )
         name = metric.upper() if metric == "auroc" else "Spearman"
         setting = f"{labels}, {matching}, {protocol} protocol (GC-only {name} {gc_est:.3f})"
         if len(winners):
@@ -221,7 +247,12 @@ def forest_plot(metrics: pd.DataFrame, path: str | os.PathLike, protocol: str = 
     settings = list(part.groupby(["labels", "matching"], sort=False).groups)
     if not settings:
         settings = [("none", "none")]
-    fig, axes = plt.subplots(len(settings), 1, figsize=(7, 1.2 + 0.42 * part["model"].nunique() * len(settings) + 0.6 * len(settings)), squeeze=False)
+    fig, axes = plt.subplots(
+        len(settings),
+        1,
+        figsize=(7, 1.2 + 0.42 * part["model"].nunique() * len(settings) + 0.6 * len(settings)),
+        squeeze=False,
+    )
     for ax, key in zip(axes[:, 0], settings):
         rows = part[(part["labels"] == key[0]) & (part["matching"] == key[1])].sort_values("model")
         if rows.empty:
@@ -230,7 +261,9 @@ def forest_plot(metrics: pd.DataFrame, path: str | os.PathLike, protocol: str = 
         metric = "spearman" if rows["auroc"].isna().all() else "auroc"
         y = np.arange(len(rows))
         est = rows[metric].to_numpy()
-        err = np.vstack([est - rows[f"{metric}_ci_low"].to_numpy(), rows[f"{metric}_ci_high"].to_numpy() - est])
+        err = np.vstack(
+            [est - rows[f"{metric}_ci_low"].to_numpy(), rows[f"{metric}_ci_high"].to_numpy() - est]
+        )
         colors = ["tab:grey" if m == BASELINE else "tab:blue" for m in rows["model"]]
         ax.errorbar(est, y, xerr=err, fmt="none", ecolor=colors, capsize=3)
         ax.scatter(est, y, c=colors, zorder=3)
@@ -238,9 +271,17 @@ def forest_plot(metrics: pd.DataFrame, path: str | os.PathLike, protocol: str = 
         if len(gc):
             ax.axvline(float(gc[metric].iloc[0]), color="tab:grey", ls="--", lw=0.8)
         ax.axvline(0.5 if metric == "auroc" else 0.0, color="black", ls=":", lw=0.8)
-        labels = [f"{m} (n={int(s)} seeds)" if s > 1 else m for m, s in zip(rows["model"], rows["n_seeds"])]
+        labels = [
+            f"{m} (n={int(s)} seeds)" if s > 1 else m
+            for m, s in zip(rows["model"], rows["n_seeds"])
+        ]
         ax.set_yticks(y, labels)
-        ax.set_title(f"{key[0]}, {key[1]} ({protocol} CV)" if protocol == "blocks" else f"{key[0]}, {key[1]} ({protocol})", fontsize=9)
+        ax.set_title(
+            f"{key[0]}, {key[1]} ({protocol} CV)"
+            if protocol == "blocks"
+            else f"{key[0]}, {key[1]} ({protocol})",
+            fontsize=9,
+        )
         ax.set_xlabel("AUROC" if metric == "auroc" else "Spearman correlation with support")
     fig.tight_layout()
     fig.savefig(path, dpi=120)

@@ -17,7 +17,7 @@ cross-validation fold (``fold<f>``) or the leaky ``random`` protocol.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from genomelearn.introgression.classical import CLASSICAL_MODELS
 
@@ -174,5 +174,8 @@ def targets(block: dict, dataset: str) -> list[str]:
     if {(lab, match, "bilstm"), (lab, match, "random_forest")} <= trained and "blocks" in block[
         "splits"
     ]["methods"]:
-        names += [f"{lab}/{match}/interpret/position_importance.tsv", f"{lab}/{match}/interpret/top_kmers.tsv"]
+        names += [
+            f"{lab}/{match}/interpret/position_importance.tsv",
+            f"{lab}/{match}/interpret/top_kmers.tsv",
+        ]
     return [f"{base}/{name}" for name in names]
