@@ -342,15 +342,19 @@ rule introgression_interpret:
         tokens="results/introgression/{dataset}/{labels}/encoded/kmer_tokens.npy",
         split=INTRO_SETTING + "/splits/fold0.tsv",
         bilstm=lambda wc: expand(
-            INTRO_SETTING + "/models/bilstm/fold0/seed{seed}/model.pt",
+            INTRO_JOB + "/model.pt",
+            **wc,
+            model="bilstm",
+            split="fold0",
             seed=intro_support.seeds(INTRO, "bilstm")[0],
-            allow_missing=True,
-        ),
+        )[0],
         forest=lambda wc: expand(
-            INTRO_SETTING + "/models/random_forest/fold0/seed{seed}/model.joblib",
+            INTRO_JOB + "/model.joblib",
+            **wc,
+            model="random_forest",
+            split="fold0",
             seed=intro_support.seeds(INTRO, "random_forest")[0],
-            allow_missing=True,
-        ),
+        )[0],
     output:
         positions=report(
             INTRO_SETTING + "/interpret/position_importance.tsv",

@@ -220,3 +220,44 @@ def test_setting_metrics_and_generated_verdict():
     sentence = verdict["verdict"].iloc[0]
     assert sentence.startswith("deserts, matched, blocks protocol") and "cnn beats GC" in sentence
     assert f"{cnn['auroc_minus_gc']:+.3f}".replace("-", "−") in sentence
+
+
+def test_support_target_is_scored_by_spearman_with_interval():
+    from scipy.stats import spearmanr
+
+    rng = np.random.default_rng(5)
+    n = 1200
+    window = np.arange(n)
+    block = np.array([f"chr1:{i // 40}" for i in window])
+    support = rng.integers(0, 13, n)
+    rows = [
+        pd.DataFrame(
+            {
+                "window": window,
+                "block": block,
+                "label": support,
+                "score": s,
+                "threshold": np.nan,
+                "model": m,
+                "seed": 0,
+            }
+        )
+        for m, s in (
+            ("gc_logreg", rng.normal(size=n)),
+            ("kmer_logreg", support + rng.normal(0, 4, n)),
+        )
+    ]
+    table = setting_metrics(pd.concat(rows, ignore_index=True), True, 300, 0).set_index("model")
+    assert table.loc["kmer_logreg", "spearman"] == pytest.approx(
+        spearmanr(support, rows[1]["score"])[0]
+    )
+    assert table.loc["kmer_logreg", "spearman_minus_gc_ci_low"] > 0
+    verdict = verdicts(
+        table.reset_index().assign(
+            labels="support", matching="unmatched", protocol="blocks", auroc=np.nan
+        )
+    )
+    assert (
+        verdict["metric"].tolist() == ["spearman"]
+        and "kmer_logreg beats GC" in verdict["verdict"].iloc[0]
+    )

@@ -265,8 +265,10 @@ def forest_plot(metrics: pd.DataFrame, path: str | os.PathLike, protocol: str = 
             [est - rows[f"{metric}_ci_low"].to_numpy(), rows[f"{metric}_ci_high"].to_numpy() - est]
         )
         colors = ["tab:grey" if m == BASELINE else "tab:blue" for m in rows["model"]]
-        ax.errorbar(est, y, xerr=err, fmt="none", ecolor=colors, capsize=3)
-        ax.scatter(est, y, c=colors, zorder=3)
+        for yi, e, lo, hi, color in zip(y, est, err[0], err[1], colors):
+            ax.errorbar(
+                [e], [yi], xerr=[[lo], [hi]], fmt="o", color=color, ecolor=color, capsize=3
+            )
         gc = rows[rows["model"] == BASELINE]
         if len(gc):
             ax.axvline(float(gc[metric].iloc[0]), color="tab:grey", ls="--", lw=0.8)
