@@ -9,8 +9,6 @@ INTRO = config.get("introgression", {})
 INTRO_CLASSICAL = ["gc_logreg", "kmer_logreg", "random_forest"]
 INTRO_DEEP = [m for m in INTRO.get("models", []) if not intro_support.is_classical(m)]
 INTRO_SPLITS = intro_support.split_names(INTRO) if INTRO else []
-INTRO_SETTING = "results/introgression/{dataset}/{labels}/{matching}"
-INTRO_JOB = INTRO_SETTING + "/models/{model}/{split}/seed{seed}"
 INTRO_JOB_LOG = "logs/introgression/{dataset}/{labels}/{matching}/train_{model}_{split}_seed{seed}.log"
 
 intro_dataset = lambda wc: INTRO["datasets"][wc.dataset]
@@ -120,12 +118,12 @@ rule introgression_split:
         windows="results/introgression/{dataset}/{labels}/windows.parquet",
     output:
         splits=expand(
-            INTRO_SETTING + "/splits/{split}.tsv",
+            "results/introgression/{dataset}/{labels}/{matching}/splits/{split}.tsv",
             split=INTRO_SPLITS,
             allow_missing=True,
         ),
         folds=report(
-            INTRO_SETTING + "/folds.tsv",
+            "results/introgression/{dataset}/{labels}/{matching}/folds.tsv",
             caption="../report/introgression/folds.rst",
             category="Neanderthal introgression",
             subcategory="{dataset}: evaluation",
@@ -152,7 +150,7 @@ rule introgression_leakage:
             labels=intro_primary[0],
         ),
         splits=lambda wc: expand(
-            INTRO_SETTING + "/splits/{split}.tsv",
+            "results/introgression/{dataset}/{labels}/{matching}/splits/{split}.tsv",
             dataset=wc.dataset,
             labels=intro_primary[0],
             matching=intro_primary[1],
@@ -182,10 +180,10 @@ rule introgression_train_classical:
     input:
         windows="results/introgression/{dataset}/{labels}/windows.parquet",
         counts="results/introgression/{dataset}/{labels}/encoded/kmer_counts.npz",
-        split=INTRO_SETTING + "/splits/{split}.tsv",
+        split="results/introgression/{dataset}/{labels}/{matching}/splits/{split}.tsv",
     output:
-        predictions=INTRO_JOB + "/predictions.parquet",
-        model=INTRO_JOB + "/model.joblib",
+        predictions="results/introgression/{dataset}/{labels}/{matching}/models/{model}/{split}/seed{seed}/predictions.parquet",
+        model="results/introgression/{dataset}/{labels}/{matching}/models/{model}/{split}/seed{seed}/model.joblib",
     log:
         INTRO_JOB_LOG,
     benchmark:
@@ -209,11 +207,11 @@ rule introgression_train_deep:
         one_hot="results/introgression/{dataset}/{labels}/encoded/one_hot.npy",
         tokens="results/introgression/{dataset}/{labels}/encoded/kmer_tokens.npy",
         counts="results/introgression/{dataset}/{labels}/encoded/kmer_counts.npz",
-        split=INTRO_SETTING + "/splits/{split}.tsv",
+        split="results/introgression/{dataset}/{labels}/{matching}/splits/{split}.tsv",
     output:
-        predictions=INTRO_JOB + "/predictions.parquet",
-        model=INTRO_JOB + "/model.pt",
-        history=INTRO_JOB + "/history.tsv",
+        predictions="results/introgression/{dataset}/{labels}/{matching}/models/{model}/{split}/seed{seed}/predictions.parquet",
+        model="results/introgression/{dataset}/{labels}/{matching}/models/{model}/{split}/seed{seed}/model.pt",
+        history="results/introgression/{dataset}/{labels}/{matching}/models/{model}/{split}/seed{seed}/history.tsv",
     log:
         INTRO_JOB_LOG,
     benchmark:
@@ -235,7 +233,7 @@ rule introgression_train_deep:
             INTRO["deep_models"][wc.model]["training"]
         ),
         token_k=INTRO["encoding"]["token_k"],
-        checkpoint_dir=INTRO_JOB + "/checkpoint",
+        checkpoint_dir="results/introgression/{dataset}/{labels}/{matching}/models/{model}/{split}/seed{seed}/checkpoint",
     script:
         "../scripts/introgression_train_deep.py"
 
@@ -299,7 +297,7 @@ rule introgression_gene_scores:
             labels=intro_primary[0],
         ),
         splits=lambda wc: expand(
-            INTRO_SETTING + "/splits/{split}.tsv",
+            "results/introgression/{dataset}/{labels}/{matching}/splits/{split}.tsv",
             dataset=wc.dataset,
             labels=intro_primary[0],
             matching=intro_primary[1],
@@ -340,16 +338,16 @@ rule introgression_interpret:
     input:
         windows="results/introgression/{dataset}/{labels}/windows.parquet",
         tokens="results/introgression/{dataset}/{labels}/encoded/kmer_tokens.npy",
-        split=INTRO_SETTING + "/splits/fold0.tsv",
+        split="results/introgression/{dataset}/{labels}/{matching}/splits/fold0.tsv",
         bilstm=lambda wc: expand(
-            INTRO_JOB + "/model.pt",
+            "results/introgression/{dataset}/{labels}/{matching}/models/{model}/{split}/seed{seed}/model.pt",
             **wc,
             model="bilstm",
             split="fold0",
             seed=intro_support.seeds(INTRO, "bilstm")[0],
         )[0],
         forest=lambda wc: expand(
-            INTRO_JOB + "/model.joblib",
+            "results/introgression/{dataset}/{labels}/{matching}/models/{model}/{split}/seed{seed}/model.joblib",
             **wc,
             model="random_forest",
             split="fold0",
@@ -357,19 +355,21 @@ rule introgression_interpret:
         )[0],
     output:
         positions=report(
-            INTRO_SETTING + "/interpret/position_importance.tsv",
+            "results/introgression/{dataset}/{labels}/{matching}/interpret/position_importance.tsv",
             caption="../report/introgression/position_importance.rst",
             category="Neanderthal introgression",
             subcategory="{dataset}: interpretation",
         ),
         kmers=report(
-            INTRO_SETTING + "/interpret/top_kmers.tsv",
+            "results/introgression/{dataset}/{labels}/{matching}/interpret/top_kmers.tsv",
             caption="../report/introgression/top_kmers.rst",
             category="Neanderthal introgression",
             subcategory="{dataset}: interpretation",
         ),
         figures=report(
-            directory(INTRO_SETTING + "/figures/interpret"),
+            directory(
+                "results/introgression/{dataset}/{labels}/{matching}/figures/interpret"
+            ),
             patterns=["{name}.png"],
             caption="../report/introgression/interpret_figures.rst",
             category="Neanderthal introgression",
