@@ -232,7 +232,9 @@ def verdicts(metrics: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
                 "verdict": sentence,
             }
         )
-    return pd.DataFrame(rows)
+    columns = ["labels", "matching", "protocol", "metric", "gc_estimate", "best_model", "difference"]
+    columns += ["ci_low", "ci_high", "p_beats_gc", "beats_gc", "verdict"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def forest_plot(metrics: pd.DataFrame, path: str | os.PathLike, protocol: str = "blocks") -> None:
