@@ -162,3 +162,20 @@ def test_resume_after_signal_is_bit_identical(tmp_path):
     assert result.resumed_from_epoch == 1
     for (name, a), b in zip(reference.state_dict().items(), resumed.state_dict().values()):
         assert torch.equal(a, b), name
+
+
+def test_integrated_gradients_runs_on_the_bilstm_too():
+    from genomelearn.models.sequence import KmerBiLSTM
+
+    seed_everything(0)
+    model = KmerBiLSTM(vocab_size=4**3 + 2, embedding_dim=6, hidden_size=5, dense_units=4)
+    tokens = np.random.default_rng(0).integers(1, 4**3 + 1, (5, 30)).astype(np.int64)
+    attr = integrated_gradients(model, tokens, steps=256)
+    assert attr.shape == (5, 30)
+    with torch.no_grad():
+        e = model.embed(torch.from_numpy(tokens))
+        logits, base = model.forward_embedded(e), model.forward_embedded(torch.zeros_like(e))
+        delta = ((logits[:, 1] - logits[:, 0]) - (base[:, 1] - base[:, 0])).numpy()
+    np.testing.assert_allclose(attr.sum(1), delta, rtol=0.02, atol=1e-3)
+    with pytest.raises(ValueError, match="steps"):
+        integrated_gradients(model, tokens, steps=0)
