@@ -50,6 +50,7 @@ def main():
     ids, bidx = block_index(blocks)
     counts = bootstrap_block_counts(len(ids), args.replicates, 0)
     members = [np.flatnonzero(bidx == b) for b in range(len(ids))]
+    targets = {"AUROC": 50, "AUPRC": 5, "Spearman": 5}
     cases = {
         "AUROC": (
             lambda c: weighted_auroc(y, score, bidx, c),
