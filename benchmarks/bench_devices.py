@@ -4,8 +4,9 @@ Every model trains through the workflow's own functions and the shared loop
 (``genomelearn.training.fit``: AdamW, bf16 autocast and pinned-memory copies on CUDA, fp32 on CPU),
 with the architectures and batch sizes of ``config/config.yaml``:
 
-* introgression ``cnn`` (one-hot) and ``bilstm`` (10-mer tokens): synthetic 200-bp windows
-  (uniform random bases), ``--windows`` of them;
+* introgression ``cnn`` (one-hot), ``bilstm`` (10-mer tokens) and ``transformer`` (k-mer tokens
+  built from the one-hot inside the model; 4-mers every 2 bp, d = 64, 4 heads, 2 layers by default):
+  synthetic 200-bp windows (uniform random bases), ``--windows`` of them;
 * ancient DNA ``read_cnn``, ``damage_cnn`` and ``ends_cnn``: the real reads extracted by the default
   workflow (``results/ancient_dna/reads/*.parquet`` + ``splits.tsv``; ``--adna-results``), capped
   per class and individual as in the workflow; skipped with a note when absent;
@@ -20,7 +21,7 @@ includes kernel selection and warm-up); the validation pass is not timed. GPU co
 "not measured" where ``torch.cuda`` is unavailable.
 
 Usage: python benchmarks/bench_devices.py [--cells 100000] [--windows 20000] [--epochs 3]
-       [--cpu-threads N] [--out table.tsv]
+       [--cpu-threads N] [--tsv table.tsv]
 Prints one markdown table; not part of the test suite.
 """
 
@@ -65,7 +66,7 @@ def introgression_jobs(config: dict, args):
     token_k = int(intro.get("encoding", {}).get("token_k", 10))
     count_k = int(intro.get("encoding", {}).get("count_k", 6))
     one_hot, tokens = encoding.one_hot(codes), encoding.kmer_tokens(codes, token_k)
-    for name in ("cnn", "bilstm"):
+    for name in ("cnn", "bilstm", "transformer"):
         block = intro["deep_models"][name]
 
         def job(device, name=name, block=block):
@@ -116,8 +117,8 @@ def adna_jobs(config: dict, args):
 
 def singlecell_jobs(config: dict, args):
     import scipy.sparse as sp
-
     from bench_singlecell import synthetic_counts
+
     from genomelearn.singlecell import embed
 
     X = synthetic_counts(args.cells)
@@ -156,7 +157,7 @@ def main() -> None:
     parser.add_argument("--adna-results", default=str(REPO / "results" / "ancient_dna"))
     parser.add_argument("--only", nargs="*", default=None, help="substrings of the model names to run")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=None, help="also write the table here (TSV)")
+    parser.add_argument("--tsv", "--out", dest="tsv", default=None, help="also write the table here (TSV)")
     args = parser.parse_args()
 
     import pandas as pd
@@ -186,6 +187,7 @@ def main() -> None:
                 row["batch"] = batch
                 row["setup"] = getattr(job, "setup", setup)
                 print(f"  measured: {model} on {result.device} ({time.perf_counter() - start:.1f} s)", file=sys.stderr, flush=True)
+            row["load_average_1min"] = os.getloadavg()[0]  # other processes on the host depress the CPU rates
             rows.append(row)
     table = pd.DataFrame(rows)
     for column in ("cpu_rate", "gpu_rate", "batch", "cpu_final_val_loss", "gpu_final_val_loss"):
@@ -193,7 +195,8 @@ def main() -> None:
             table[column] = np.nan
     print(f"# genomelearn training throughput, CPU vs GPU\n\nhost: {platform.machine()}, {os.cpu_count()} logical CPUs, "
           f"CPU rows with {args.cpu_threads} torch threads; GPU: {gpu_name or 'none (not measured)'}; torch {torch.__version__}; "
-          f"{args.epochs} epochs each, best epoch shown.\n")
+          f"{args.epochs} epochs each, best epoch shown; 1-min load average after the rows: "
+          f"{', '.join(f'{v:.1f}' for v in table.get('load_average_1min', pd.Series(dtype=float)).dropna())}.\n")
     lines = ["| model | setup | batch | CPU items/s | GPU items/s | GPU / CPU | validation loss CPU / GPU |",
              "|---|---|---|---|---|---|---|"]
     for _, r in table.iterrows():
@@ -205,8 +208,8 @@ def main() -> None:
         losses = " / ".join(f"{r[c]:.4f}" if pd.notna(r.get(c)) else "—" for c in ("cpu_final_val_loss", "gpu_final_val_loss"))
         lines.append(f"| {r['model']} | {r['setup']} | {batch} | {cpu_s} | {gpu_s} | {ratio} | {losses} |")
     print("\n".join(lines))
-    if args.out:
-        table.to_csv(args.out, sep="\t", index=False)
+    if args.tsv:
+        table.to_csv(args.tsv, sep="\t", index=False)
 
 
 if __name__ == "__main__":

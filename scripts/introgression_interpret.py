@@ -49,7 +49,7 @@ def main(smk):
     positions.to_csv(smk.output.positions, sep="\t", index=False, float_format="%.5f")
     fig, ax = plt.subplots(figsize=(8, 3))
     ax.bar(positions["position_start"], positions["auroc_drop"], width=p["permutation_position_bin"], align="edge")
-    ax.set(xlabel="k-mer token position in window", ylabel="AUROC drop when permuted", title="BiLSTM position-permutation importance (test windows, blocks split)")
+    ax.set(xlabel="k-mer token position in window", ylabel="AUROC drop when permuted", title="BiLSTM position-permutation importance (test windows of CV fold 0)")
     fig.tight_layout()
     fig.savefig(os.path.join(smk.output.figures, "position_importance.png"), dpi=120)
     plt.close(fig)

@@ -22,7 +22,8 @@ def main(smk):
             "split": name,
             "n_train": int(train.sum()),
             "n_test": int(test.sum()),
-            "n_excluded": int((split == "excluded").sum()),
+            "n_buffer": int((split == "buffer").sum()),
+            "n_unused": int((split == "unused").sum()),
             "test_blocks_shared_with_train": int(
                 len(set(windows.loc[test, "block"]) & set(windows.loc[train, "block"]))
             ),

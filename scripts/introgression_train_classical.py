@@ -1,4 +1,10 @@
-"""Fit one scikit-learn model on one split and predict every window (rule introgression_train_classical)."""
+"""Fit one scikit-learn model on one fold (or the random split) with one seed; score every window
+(rule introgression_train_classical).
+
+Trained on the fold's ``train`` windows (class-balanced); the decision threshold maximises balanced
+accuracy on its ``validation`` windows. The ``support`` label definition is fitted as a regression
+of the number of maps calling each window.
+"""
 
 import time
 
@@ -7,26 +13,40 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from genomelearn.introgression.classical import classical_features, make_classical
+from genomelearn.introgression.classical import classical_features, classical_score, make_classical
+from genomelearn.introgression.cv import balanced_threshold
 from genomelearn.introgression.io import predictions_frame, read_split
 from genomelearn.workflow import get_logger, run_script
 
 
 def main(smk):
     log = get_logger()
-    name = smk.wildcards.model
-    windows = pd.read_parquet(smk.input.windows, columns=["label", "gc"])
-    labels = windows["label"].to_numpy()
+    name, seed = smk.wildcards.model, int(smk.wildcards.seed)
+    regression = smk.wildcards.labels == "support"
+    task = "regression" if regression else "classification"
+    windows = pd.read_parquet(smk.input.windows)
+    target = windows["support" if regression else "label"].to_numpy()
     split = read_split(smk.input.split, len(windows))
     counts = sp.load_npz(smk.input.counts).tocsr()
     features = classical_features(name, windows["gc"].to_numpy(), counts)
-    train = split == "train"
-    model = make_classical(name, seed=smk.params.seed, threads=smk.threads, **smk.params.settings)
+    train, val = split == "train", split == "validation"
+    model = make_classical(name, seed=seed, threads=smk.threads, task=task, **smk.params.settings)
     start = time.perf_counter()
-    model.fit(features[train], labels[train])
-    log.info("%s on %s split: fitted %d windows in %.1f s", name, smk.wildcards.split, train.sum(), time.perf_counter() - start)
-    score = model.predict_proba(features)[:, 1]
-    predictions_frame(split, labels, score).to_parquet(smk.output.predictions, index=False)
+    model.fit(features[train], target[train])
+    log.info(
+        "%s (%s) on %s, seed %d: fitted %d windows in %.1f s",
+        name,
+        task,
+        smk.wildcards.split,
+        seed,
+        train.sum(),
+        time.perf_counter() - start,
+    )
+    score = classical_score(model, features, task)
+    threshold = np.nan if regression else balanced_threshold(target[val], score[val])
+    predictions_frame(split, target, score).assign(threshold=threshold).to_parquet(
+        smk.output.predictions, index=False
+    )
     joblib.dump(model, smk.output.model)
 
 

@@ -1,8 +1,9 @@
-"""Model interpretation: position-permutation importance, k-mer attributions, embedding maps."""
+"""Model interpretation: position-permutation importance, k-mer attributions (gradient x input,
+integrated gradients, attention rollout), embedding maps."""
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -85,3 +86,140 @@ def aggregate_by_token(tokens: np.ndarray, values: np.ndarray, min_count: int = 
     sums = np.bincount(inverse, weights=values.ravel().astype(np.float64))
     keep = counts >= min_count
     return ids[keep], (sums[keep] / counts[keep]), counts[keep]
+
+
+def integrated_gradients(
+    model,
+    inputs: np.ndarray,
+    steps: int = 32,
+    baseline: np.ndarray | None = None,
+    batch_size: int = 1024,
+    device: str | torch.device = "cpu",
+) -> np.ndarray:
+    """Integrated gradients of the class-1 logit margin over a model's token embeddings.
+
+    For window i with token embeddings e (T, d) and a baseline e0 (default: all zeros, i.e. no
+    token information; the transformer still adds its positional encoding),
+    ``attribution[i, t] = sum_d (e - e0)[t, d] * mean_s ∂m/∂e[t, d] (e0 + a_s (e - e0))`` with
+    ``m = logit_1 - logit_0`` (the log-odds of "introgressed") and ``a_s = (s + 0.5) / steps``
+    (midpoint Riemann sum). Completeness: the attributions of a window sum to
+    ``m(e) - m(e0)`` up to the Riemann error, which shrinks with ``steps``
+    (Sundararajan, Taly & Yan 2017, "Axiomatic attribution for deep networks", ICML).
+
+    Args:
+        model: module with ``embed(inputs) -> (B, T, d)`` and ``forward_embedded(e) -> (B, 2)``
+            logits (:class:`genomelearn.models.transformer.KmerTransformer`: one-hot inputs;
+            :class:`genomelearn.models.sequence.KmerBiLSTM`: int64 tokens). Put in eval mode.
+        inputs: (N, ...) model inputs, e.g. uint8 one-hot (N, L, 4) for the transformer.
+        steps: interpolation steps (>= 1).
+        baseline: optional float array broadcastable to (T, d) (e.g. one embedding row, (d,));
+            None = zeros.
+        batch_size: interpolated windows per forward/backward pass (memory bound: about
+            batch_size x T x d floats per activation).
+        device: torch device for the passes.
+
+    Returns:
+        float32 (N, T): attribution of every token position (positive = towards introgressed).
+
+    Raises:
+        ValueError: steps < 1.
+    """
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    device = torch.device(device)
+    model.to(device)
+    model.eval()
+    alphas = ((torch.arange(steps, dtype=torch.float32) + 0.5) / steps).to(device)
+    per_chunk = max(1, batch_size // steps)
+    out = []
+    for start in range(0, len(inputs), per_chunk):
+        batch = torch.as_tensor(np.asarray(inputs[start : start + per_chunk]), device=device)
+        with torch.no_grad():
+            embedded = model.embed(batch).float()
+        if baseline is None:
+            ref = torch.zeros_like(embedded)
+        else:
+            ref = torch.as_tensor(baseline, dtype=torch.float32, device=device).expand_as(embedded)
+        diff = embedded - ref
+        path = ref[None] + alphas[:, None, None, None] * diff[None]
+        path = path.reshape(-1, *embedded.shape[1:])
+        path.requires_grad_(True)
+        with torch.backends.cudnn.flags(enabled=False):  # cuDNN's RNN backward needs train mode
+            logits = model.forward_embedded(path)
+        margin = (logits[:, 1] - logits[:, 0]).sum()
+        (grad,) = torch.autograd.grad(margin, path)
+        mean_grad = grad.reshape(steps, *embedded.shape).mean(0)
+        out.append((diff * mean_grad).sum(-1).detach().cpu().numpy().astype(np.float32))
+    if not out:
+        return np.zeros((0, 0), dtype=np.float32)
+    return np.concatenate(out)
+
+
+def attention_rollout(
+    model, inputs: np.ndarray, batch_size: int = 256, device: str | torch.device = "cpu"
+) -> np.ndarray:
+    """Attention rollout (Abnar & Zuidema 2020, "Quantifying attention flow in transformers", ACL).
+
+    Per layer the head-averaged attention A (T, T) is mixed with the residual path,
+    ``A' = (A + I) / 2`` (rows renormalised), and the layers are multiplied,
+    ``R = A'_n ... A'_1``. The model pools by the mean over tokens, so the importance of token t is
+    the mean over query rows of ``R[:, t]``. Unsigned (it says where the model looks, not in which
+    direction); use :func:`integrated_gradients` for signed attributions.
+
+    Args:
+        model: module with ``attention_maps(inputs) -> list of (B, heads, T, T)``
+            (:class:`genomelearn.models.transformer.KmerTransformer`).
+        inputs: (N, ...) model inputs (uint8 one-hot (N, L, 4) for the transformer).
+
+    Returns:
+        float32 (N, T), each row summing to 1.
+    """
+    device = torch.device(device)
+    model.to(device)
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(inputs), batch_size):
+            batch = torch.as_tensor(np.asarray(inputs[start : start + batch_size]), device=device)
+            rollout = None
+            for attention in model.attention_maps(batch):
+                a = attention.float().mean(1)
+                a = a + torch.eye(a.shape[-1], device=device)
+                a = a / a.sum(-1, keepdim=True)
+                rollout = a if rollout is None else a @ rollout
+            out.append(rollout.mean(1).cpu().numpy().astype(np.float32))
+    if not out:
+        return np.zeros((0, 0), dtype=np.float32)
+    return np.concatenate(out)
+
+
+def token_to_base_attributions(
+    attributions: np.ndarray, spans: np.ndarray, length: int
+) -> np.ndarray:
+    """Spread per-token attributions over the bases each token covers (sum preserved).
+
+    Token t covering bases [spans[t, 0], spans[t, 1]) gives each of them
+    ``attribution[:, t] / (end - start)``; a base covered by several (overlapping) tokens sums
+    their shares. One matrix product (N, T) @ (T, L).
+
+    Args:
+        attributions: float (N, T) per-token values (:func:`integrated_gradients`).
+        spans: int (T, 2) 0-based half-open bp spans (``KmerTransformer.token_spans()``).
+        length: window length L (bp).
+
+    Returns:
+        float32 (N, L).
+
+    Raises:
+        ValueError: spans not (T, 2) matching the attributions, or outside [0, length].
+    """
+    spans = np.asarray(spans, dtype=np.int64)
+    if spans.ndim != 2 or spans.shape != (attributions.shape[1], 2):
+        raise ValueError(f"spans must be ({attributions.shape[1]}, 2), got {spans.shape}")
+    empty = spans[:, 1] <= spans[:, 0]
+    if (spans[:, 0] < 0).any() or (spans[:, 1] > length).any() or empty.any():
+        raise ValueError(f"token spans must lie inside [0, {length}) and be non-empty")
+    positions = np.arange(length)
+    covers = (positions[None, :] >= spans[:, :1]) & (positions[None, :] < spans[:, 1:])
+    spread = covers / (spans[:, 1:] - spans[:, :1])
+    return (np.asarray(attributions, dtype=np.float64) @ spread).astype(np.float32)

@@ -26,11 +26,13 @@ CONFIG = REPO / "tests" / "workflow" / "configs" / "cluster_tiny.yaml"
 START_SLURM = REPO / "tests" / "slurm" / "start-slurm.sh"
 DATASET = "tiny"
 TRAIN_RULE = "introgression_train_deep"
-MODEL_DIR = f"results/introgression/{DATASET}/models/cnn/blocks"
+# the CNN's job of block-CV fold 0, seed 0, in the setting deserts/unmatched of cluster_tiny.yaml
+SETTING = "deserts/unmatched"
+MODEL_DIR = f"results/introgression/{DATASET}/{SETTING}/models/cnn/fold0/seed0"
 PREDICTIONS = f"{MODEL_DIR}/predictions.parquet"
 HISTORY = f"{MODEL_DIR}/history.tsv"
 CHECKPOINT = f"{MODEL_DIR}/checkpoint/last.pt"
-TRAIN_LOG = f"logs/introgression/{DATASET}/train_cnn_blocks.log"
+TRAIN_LOG = f"logs/introgression/{DATASET}/{SETTING}/train_cnn_fold0_seed0.log"
 
 
 def snakemake_cmd(workdir: Path, *args: str, targets: tuple[str, ...] = ()) -> list[str]:
@@ -306,10 +308,13 @@ def dag_job_counts(dry_run_log: Path) -> dict[str, int]:
 def copy_inputs(workdir: Path, dest: Path) -> None:
     """Copy the CNN's inputs (windows, encodings, splits) from ``workdir`` to ``dest`` with their
     modification times, so that Snakemake in ``dest`` only has the training left to do."""
-    src = Path(workdir) / f"results/introgression/{DATASET}"
-    out = Path(dest) / f"results/introgression/{DATASET}"
+    labels, matching = SETTING.split("/")
+    src = Path(workdir) / f"results/introgression/{DATASET}/{labels}"
+    out = Path(dest) / f"results/introgression/{DATASET}/{labels}"
     out.mkdir(parents=True, exist_ok=True)
     for name in ("regions.bed", "regions_summary.tsv", "windows.parquet", "windows_summary.tsv"):
         shutil.copy2(src / name, out / name)
-    for name in ("encoded", "splits"):
-        shutil.copytree(src / name, out / name, copy_function=shutil.copy2)
+    shutil.copytree(src / "encoded", out / "encoded", copy_function=shutil.copy2)
+    (out / matching).mkdir(exist_ok=True)
+    shutil.copytree(src / matching / "splits", out / matching / "splits", copy_function=shutil.copy2)
+    shutil.copy2(src / matching / "folds.tsv", out / matching / "folds.tsv")

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from genomelearn.errors import InputError
-from genomelearn.introgression.genes import crossfit_gene_scores, gene_windows
+from genomelearn.introgression.genes import gene_windows, oof_gene_scores
 from genomelearn.introgression.regions import build_labelled_regions
 from genomelearn.introgression.splits import block_split, distance_to_nearest, random_split, shared_kmer_fraction
 from genomelearn.introgression.windows import build_windows, tile
@@ -170,15 +170,32 @@ def test_shared_kmer_fraction():
 
 
 # ------------------------------------------------------------------ gene scores
-def test_crossfit_never_scores_a_block_with_a_model_that_saw_it(small_fasta):
+def test_oof_gene_scores_never_use_a_model_that_saw_or_neighbours_the_gene(small_fasta):
     rng = np.random.default_rng(0)
     n = 400
     seq = ["".join(rng.choice(list("GC" if i % 2 else "AT"), 50)) for i in range(n)]
+    starts = np.arange(n) * 25
     labelled = pd.DataFrame(
-        {"label": np.arange(n) % 2, "gc": [s.count("G") / 50 + s.count("C") / 50 for s in seq], "block": [f"chr1:{i // 40}" for i in range(n)], "sequence": seq}
+        {
+            "chrom": "chr1",
+            "start": starts,
+            "end": starts + 50,
+            "label": np.arange(n) % 2,
+            "gc": [s.count("G") / 50 + s.count("C") / 50 for s in seq],
+            "block": [f"chr1:{i // 40}" for i in range(n)],
+            "sequence": seq,
+        }
     )
+    fold = np.arange(n) // 40 % 5
+    roles = {f: np.where(fold == f, "test", "train").astype(object) for f in range(5)}
     genes = pd.DataFrame({"gene_name": ["g1", "g2"], "chrom": ["chr1", "chr1"], "start": [0, 2000], "end": [600, 2600], "strand": ["+", "-"]})
     wins = gene_windows(genes, None, small_fasta, 50, 50, 0.0, 1000)
-    scores, folds = crossfit_gene_scores(labelled, wins, genes, "gc_logreg", 3, folds=5, seed=0)
+    scores, folds = oof_gene_scores(labelled, wins, genes, "gc_logreg", 3, roles, buffer_bp=100, block_size=1000, seed=0)
     assert set(scores["gene_name"]) == {"g1", "g2"} and scores["n_windows"].tolist() == [12, 12]
-    assert folds["n_train"].lt(n).all() and folds["heldout_auroc"].dropna().gt(0.9).all()
+    # g1's midpoint (300) lies in block chr1:0 (windows 0-39, fold 0); g2's (2300) in chr1:2 (fold 2)
+    assert dict(zip(scores["gene_name"], scores["fold"])) == {"g1": 0, "g2": 2}
+    # g2's first window (2000-2050) touches the last window of block chr1:1 (fold 1): dropped from
+    # fold 2's training set; g1 lies inside fold 0's test block, nothing to drop
+    dropped = folds.set_index("fold")["n_train_dropped_near_genes"]
+    assert dropped.loc[2] > 0 and dropped.loc[0] == 0
+    assert folds["heldout_auroc"].dropna().gt(0.9).all()
