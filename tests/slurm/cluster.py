@@ -266,10 +266,15 @@ def slurm_jobs(workdir: Path) -> pd.DataFrame:
     ]).sort_values("job_id", ignore_index=True)
 
 
-def running_job_id(workdir: Path, rule: str) -> str | None:
-    """SLURM id of the RUNNING job of ``rule`` in ``workdir``, if any."""
+def running_job_id(workdir: Path, rule: str, comment_contains: str = "") -> str | None:
+    """SLURM id of the RUNNING job of ``rule`` in ``workdir`` whose comment (the plugin's
+    ``rule_<rule>_wildcards_<values joined by _>``) contains ``comment_contains``, if any."""
     jobs = slurm_jobs(workdir)
-    hit = jobs[(jobs["rule"] == rule) & (jobs["state"] == "RUNNING")]
+    hit = jobs[
+        (jobs["rule"] == rule)
+        & (jobs["state"] == "RUNNING")
+        & jobs["comment"].str.contains(comment_contains, regex=False)
+    ]
     return str(hit["job_id"].iloc[-1]) if len(hit) else None
 
 

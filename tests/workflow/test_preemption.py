@@ -8,6 +8,7 @@ Runs the tiny cluster config (tests/workflow/configs/cluster_tiny.yaml) with the
 
 import os
 import re
+from pathlib import Path
 import signal
 
 import pandas as pd
@@ -99,7 +100,7 @@ def test_interrupted_training_resumes_to_identical_model(tmp_path, data_mirror):
     rc = run(snakemake_cmd(workdir, *LOCAL, "--forcerun", TRAIN_RULE, targets=(PREDICTIONS,)), logs / "4_reference.log", timeout=240)
     assert rc == 0, tail(logs / "4_reference.log")
     reference = snapshot(workdir, tmp_path / "reference")
-    assert _resumed((reference / "train_cnn_blocks.log").read_text()) is None
+    assert _resumed((reference / Path(TRAIN_LOG).name).read_text()) is None
     assert pd.read_csv(reference / "history.tsv", sep="\t")["resumed_from_epoch"].isna().all()
 
     metrics = assert_same_training(resumed, reference)

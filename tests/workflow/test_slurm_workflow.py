@@ -18,6 +18,7 @@ the job logs:
 """
 
 import re
+from pathlib import Path
 import subprocess
 
 import pandas as pd
@@ -104,7 +105,7 @@ def slurm_run(tmp_path_factory, data_mirror):
         first_log = logs / "1_gpus.log"
         proc = start(_slurm_cmd(workdir), first_log, env={**env, "GENOMELEARN_SLURM_GPU_REQUEST": "gpus"})
         procs.append(proc)
-        job_id = wait_for(lambda: running_job_id(workdir, TRAIN_RULE), timeout=330,
+        job_id = wait_for(lambda: running_job_id(workdir, TRAIN_RULE, "_fold0_"), timeout=330,
                           what="the CNN's SLURM job to start", proc=proc, log=first_log, interval=0.5)
         wait_for(lambda: epoch_checkpointed(workdir, 1, 0), timeout=120,
                  what="epoch 1 of the CNN in its SLURM job and its checkpoint", proc=proc, log=first_log, interval=0.02)
@@ -166,9 +167,16 @@ def test_training_on_gpu_partition_with_gpu_request(slurm_run):
     train = jobs[jobs["rule"] == TRAIN_RULE]
     cpu = jobs[jobs["rule"] != TRAIN_RULE]
     assert (train["partition"] == "gpu").all()
+    first = _sbatch_calls(slurm_run["first_log"], TRAIN_RULE)
+    second = _sbatch_calls(slurm_run["second_log"], TRAIN_RULE)
+    # one job per CV fold (2 folds): fold 0 is submitted in both runs (stopped in the first), fold 1
+    # in whichever run reached it first
+    assert len(first) >= 1 and len(second) >= 1 and len(first) + len(second) == 3, (first, second)
     # step 1 asked with --gpus=1 (TresPerJob), step 2 with --gres=gpu:1 (TresPerNode)
-    assert train["tres_per_job"].tolist() == ["gres:gpu:1", ""], train.to_string()
-    assert train["tres_per_node"].tolist() == ["", "gres:gpu:1"], train.to_string()
+    by_gpus = train[train["tres_per_job"] == "gres:gpu:1"]
+    by_gres = train[train["tres_per_node"] == "gres:gpu:1"]
+    assert len(by_gpus) == len(first) and len(by_gres) == len(second), train.to_string()
+    assert len(by_gpus) + len(by_gres) == len(train), train.to_string()
     assert (train["time_limit"] == f"00:{TRAIN_RUNTIME_MIN:02d}:00").all()
     assert (train["min_memory"] == f"{TRAIN_MEM_MB}M").all()
     assert (train["num_cpus"] == slurm_run["cpus"]).all()
@@ -180,21 +188,19 @@ def test_training_on_gpu_partition_with_gpu_request(slurm_run):
     assert (cpu["min_memory"] == f"{defaults['mem_mb']}M").all(), cpu.to_string()
     assert (cpu["time_limit"] == f"{defaults['runtime'] // 60:02d}:{defaults['runtime'] % 60:02d}:00").all()
 
-    first = _sbatch_calls(slurm_run["first_log"], TRAIN_RULE)
-    second = _sbatch_calls(slurm_run["second_log"], TRAIN_RULE)
-    assert len(first) == 1 and len(second) == 1, (first, second)
-    for call, request in ((first[0], "--gpus=1"), (second[0], "--gres=gpu:1")):
+    calls = [(call, "--gpus=1") for call in first] + [(call, "--gres=gpu:1") for call in second]
+    for call, request in calls:
         assert " -p gpu " in call and request in call, call
         assert f"--signal=TERM@{SIGNAL_SECONDS}" in call and "--requeue" in call, call
         assert f"--cpus-per-task={slurm_run['cpus']}" in call and f"--mem {TRAIN_MEM_MB}" in call, call
-    assert "--gres" not in first[0] and "--gpus" not in second[0]
+    assert not any("--gres" in call for call in first) and not any("--gpus" in call for call in second)
 
 
 def test_preempted_training_resumed_from_checkpoint(slurm_run):
     assert slurm_run["first_rc"] != 0, tail(slurm_run["first_log"])
     first = slurm_run["first_train_log"]
     assert "TrainingInterrupted: training interrupted by signal 15" in first, first
-    resumed_log = (slurm_run["resumed"] / "train_cnn_blocks.log").read_text()
+    resumed_log = (slurm_run["resumed"] / Path(TRAIN_LOG).name).read_text()
     match = re.search(r"resumed from \S+last\.pt: (\d+) epochs done, next batch (\d+)", resumed_log)
     assert match, resumed_log
     assert int(match.group(1)) >= 1 and int(match.group(2)) > 0, match.group(0)  # inside epoch 2 or later
