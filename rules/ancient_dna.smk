@@ -1,15 +1,19 @@
 # Ancient DNA authentication: sample sheet of BAMs -> per-read tables + damage profiles (one pass)
-# -> individual-level splits -> PMD-score and length-only baselines, read CNNs -> metrics (all and
-# length-matched) -> threshold at a target FPR -> decontaminated BAMs, contamination estimates,
-# comparison with PMDtools. Results under results/ancient_dna/.
+# -> individual-level K-fold CV folds -> PMD-score and length-only baselines, read CNNs per CV
+# round -> out-of-fold metrics with individual-bootstrap CIs (all, length-matched, 2-D matched) ->
+# model bundles (round split.bundle_fold) with the threshold at a target FPR -> decontaminated
+# BAMs, contamination estimates, comparison with PMDtools. With models.bundle: PATH, a given bundle
+# scores and decontaminates the samples and nothing trains. Results under results/ancient_dna/.
 from genomelearn.adna import workflow_support as adna_support
 from genomelearn.adna.samplesheet import load_sample_sheet as adna_load_sheet
 
-ADNA = config.get("ancient_dna", {})
+# schema defaults filled in (also when the block is absent: the rules below index it directly)
+ADNA = config.get("ancient_dna", {"enabled": False})
+validate(ADNA, workflow.source_path("../config/schemas/ancient_dna.schema.yaml"))
+ADNA_DECON_MODEL = ADNA["decontamination"]["model"]
 ADNA_DIR = adna_support.RESULTS
 ADNA_MODELS = adna_support.MODELS
 ADNA_SAMPLE_RE = "[A-Za-z0-9][A-Za-z0-9._-]*"
-ADNA_DECON_MODEL = ADNA.get("decontamination", {}).get("model", "ends_cnn")
 ADNA_SHEET_PATH = adna_support.sheet_path(ADNA, workflow.basedir)
 ADNA_SHEET = None
 ADNA_SAMPLES = []
@@ -23,6 +27,13 @@ if analysis_enabled("ancient_dna"):
         workflow.source_path("../config/schemas/ancient_samples.schema.yaml"),
     )
     ADNA_SAMPLES = list(ADNA_SHEET["sample"])
+    try:
+        ADNA_DECON_MODEL = adna_support.decontamination_model(ADNA)
+        if adna_support.given_bundle(ADNA) is None:
+            # refuse folds with too few individuals of a label before anything runs
+            adna_support.check_folds(ADNA_SHEET, ADNA, ADNA_SHEET_PATH)
+    except InputError as exc:
+        raise WorkflowError(str(exc))
 
 adna_bam = lambda wc: adna_support.bam(ADNA_SHEET, wc.sample, input_path)
 adna_reference = lambda wc: adna_support.reference(ADNA_SHEET, wc.sample, input_path)
@@ -142,7 +153,7 @@ rule ancient_dna_splits:
         sheet=ADNA_SHEET_PATH,
     output:
         splits=report(
-            f"{ADNA_DIR}/splits.tsv",
+            adna_support.SPLITS,
             caption="../report/ancient_dna/splits.rst",
             category="Ancient DNA",
             subcategory="Classifier",
@@ -154,7 +165,7 @@ rule ancient_dna_splits:
     conda:
         "../envs/ancient_dna.yaml"
     params:
-        split=ADNA.get("split", {}),
+        split=ADNA["split"],
     script:
         "../scripts/ancient_dna_splits.py"
 
@@ -162,10 +173,10 @@ rule ancient_dna_splits:
 rule ancient_dna_baselines:
     input:
         reads=adna_support.reads(ADNA_SAMPLES),
-        splits=f"{ADNA_DIR}/splits.tsv",
+        splits=adna_support.SPLITS,
         sheet=ADNA_SHEET_PATH,
     output:
-        scores=f"{ADNA_DIR}/scores/baselines.parquet",
+        scores=adna_support.BASELINES,
     log:
         "logs/ancient_dna/baselines.log",
     benchmark:
@@ -173,23 +184,27 @@ rule ancient_dna_baselines:
     conda:
         "../envs/ancient_dna.yaml"
     params:
-        pmd=ADNA.get("pmd", {}),
-        length_model=ADNA.get("length_model", {}),
-        models=ADNA.get("models", {}),
-        seed=ADNA.get("split", {}).get("seed", 0),
+        pmd=ADNA["pmd"],
+        length_model=ADNA["length_model"],
+        models=ADNA["models"],
+        split=ADNA["split"],
+        seed=ADNA["split"]["seed"],
     script:
         "../scripts/ancient_dna_baselines.py"
 
 
+# the bundle round: trains, scores every read, writes the reusable bundle and the round's
+# out-of-fold scores
 rule ancient_dna_train_cnn:
     input:
         reads=adna_support.reads(ADNA_SAMPLES),
-        splits=f"{ADNA_DIR}/splits.tsv",
+        splits=adna_support.SPLITS,
         sheet=ADNA_SHEET_PATH,
     output:
-        model=f"{ADNA_DIR}/models/{{model}}.pt",
-        history=f"{ADNA_DIR}/models/{{model}}_history.tsv",
-        scores=f"{ADNA_DIR}/scores/{{model}}.parquet",
+        bundle_dir=directory(adna_support.MODEL_DIR),
+        scores=adna_support.MODEL_SCORES,
+        cv_scores=adna_support.CV_SCORES.replace("{fold}", str(ADNA["split"]["bundle_fold"])),
+        history=adna_support.CV_HISTORY.replace("{fold}", str(ADNA["split"]["bundle_fold"])),
     log:
         "logs/ancient_dna/train_{model}.log",
     benchmark:
@@ -198,15 +213,62 @@ rule ancient_dna_train_cnn:
         model="|".join(ADNA_MODELS),
     conda:
         "../envs/ancient_dna.yaml"
-    # one thread each: the two models train side by side on a 2-core machine (torch intra-op
+    # one thread each: the models train side by side on a 2-core machine (torch intra-op
     # threads contend badly when cores are shared)
     threads: 1
     resources:
         mem_mb=4000,
     params:
-        models=ADNA.get("models", {}),
+        fold=ADNA["split"]["bundle_fold"],
+        bundle=True,
+        split=ADNA["split"],
+        models=ADNA["models"],
         training=adna_training,
-        checkpoint_dir=f"{ADNA_DIR}/models/{{model}}_checkpoint",
+        extraction=ADNA["extraction"],
+        decontamination=ADNA["decontamination"],
+        checkpoint_dir=lambda wc: adna_support.CV_CHECKPOINT.format(
+            model=wc.model, fold=ADNA["split"]["bundle_fold"]
+        ),
+    script:
+        "../scripts/ancient_dna_train.py"
+
+
+# the other CV rounds: train, score the round's test individuals
+rule ancient_dna_cv_cnn:
+    input:
+        reads=adna_support.reads(ADNA_SAMPLES),
+        splits=adna_support.SPLITS,
+        sheet=ADNA_SHEET_PATH,
+    output:
+        cv_scores=adna_support.CV_SCORES,
+        history=adna_support.CV_HISTORY,
+    log:
+        "logs/ancient_dna/cv_{model}_fold{fold}.log",
+    benchmark:
+        "benchmarks/ancient_dna/cv_{model}_fold{fold}.tsv"
+    wildcard_constraints:
+        model="|".join(ADNA_MODELS),
+        fold="|".join(
+            str(f)
+            for f in range(ADNA["split"]["n_folds"])
+            if f != ADNA["split"]["bundle_fold"]
+        ),
+    conda:
+        "../envs/ancient_dna.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+    params:
+        fold=lambda wc: int(wc.fold),
+        bundle=False,
+        split=ADNA["split"],
+        models=ADNA["models"],
+        training=adna_training,
+        extraction=ADNA["extraction"],
+        decontamination=ADNA["decontamination"],
+        checkpoint_dir=lambda wc: adna_support.CV_CHECKPOINT.format(
+            model=wc.model, fold=wc.fold
+        ),
     script:
         "../scripts/ancient_dna_train.py"
 
@@ -214,13 +276,13 @@ rule ancient_dna_train_cnn:
 rule ancient_dna_evaluate:
     input:
         reads=adna_support.reads(ADNA_SAMPLES),
-        splits=f"{ADNA_DIR}/splits.tsv",
+        splits=adna_support.SPLITS,
         sheet=ADNA_SHEET_PATH,
-        baselines=f"{ADNA_DIR}/scores/baselines.parquet",
-        cnn=expand(f"{ADNA_DIR}/scores/{{model}}.parquet", model=ADNA_MODELS),
+        baselines=adna_support.BASELINES,
+        cv=adna_support.cv_outputs(ADNA),
     output:
         metrics=report(
-            f"{ADNA_DIR}/metrics.tsv",
+            adna_support.METRICS,
             caption="../report/ancient_dna/metrics.rst",
             category="Ancient DNA",
             subcategory="Classifier",
@@ -232,12 +294,11 @@ rule ancient_dna_evaluate:
             subcategory="Classifier",
         ),
         roc_matched=report(
-            f"{ADNA_DIR}/plots/roc_length_matched.png",
+            f"{ADNA_DIR}/plots/roc_length_2d_matched.png",
             caption="../report/ancient_dna/roc.rst",
             category="Ancient DNA",
             subcategory="Classifier",
         ),
-        threshold=f"{ADNA_DIR}/threshold.tsv",
     log:
         "logs/ancient_dna/evaluate.log",
     benchmark:
@@ -245,19 +306,60 @@ rule ancient_dna_evaluate:
     conda:
         "../envs/ancient_dna.yaml"
     params:
-        evaluation=ADNA.get("evaluation", {}),
-        pmd_threshold=ADNA.get("pmd", {}).get("threshold", 3.0),
-        decontamination=ADNA.get("decontamination", {}),
+        evaluation=ADNA["evaluation"],
+        pmd_threshold=ADNA["pmd"]["threshold"],
+        n_folds=ADNA["split"]["n_folds"],
     script:
         "../scripts/ancient_dna_evaluate.py"
+
+
+# with models.bundle: score the sheet's samples with the given bundle, train nothing
+rule ancient_dna_score_bundle:
+    input:
+        reads=adna_support.reads(ADNA_SAMPLES),
+        sheet=ADNA_SHEET_PATH,
+    output:
+        scores=f"{ADNA_DIR}/scores/bundle_{{model}}.parquet",
+    log:
+        "logs/ancient_dna/score_bundle_{model}.log",
+    benchmark:
+        "benchmarks/ancient_dna/score_bundle_{model}.tsv"
+    conda:
+        "../envs/ancient_dna.yaml"
+    params:
+        bundle_dir=lambda wc: adna_support.bundle_dir(ADNA, wc.model),
+        batch_size=ADNA["models"]["score_batch_size"],
+    script:
+        "../scripts/ancient_dna_score_bundle.py"
+
+
+rule ancient_dna_threshold:
+    input:
+        bundle=adna_support.bundle_dir(ADNA, ADNA_DECON_MODEL) if ADNA_SAMPLES else [],
+    output:
+        threshold=adna_support.THRESHOLD,
+    log:
+        "logs/ancient_dna/threshold.log",
+    conda:
+        "../envs/ancient_dna.yaml"
+    params:
+        bundle_dir=adna_support.bundle_dir(ADNA, ADNA_DECON_MODEL) if ADNA_SAMPLES else "",
+    script:
+        "../scripts/ancient_dna_threshold.py"
 
 
 rule ancient_dna_decontaminate:
     input:
         bam=adna_bam,
         reads=f"{ADNA_DIR}/reads/{{sample}}.parquet",
-        scores=f"{ADNA_DIR}/scores/{ADNA_DECON_MODEL}.parquet",
-        threshold=f"{ADNA_DIR}/threshold.tsv",
+        scores=(
+            adna_support.MODEL_SCORES.format(model=ADNA_DECON_MODEL)
+            if adna_support.given_bundle(ADNA) is None
+            else f"{ADNA_DIR}/scores/bundle_{ADNA_DECON_MODEL}.parquet"
+        )
+        if ADNA_SAMPLES
+        else [],
+        threshold=adna_support.THRESHOLD,
     output:
         bam=f"{ADNA_DIR}/{{sample}}.authentic.bam",
         bai=f"{ADNA_DIR}/{{sample}}.authentic.bam.bai",
@@ -271,7 +373,7 @@ rule ancient_dna_decontaminate:
     conda:
         "../envs/ancient_dna.yaml"
     params:
-        decontamination=ADNA.get("decontamination", {}),
+        decontamination=ADNA["decontamination"],
     script:
         "../scripts/ancient_dna_decontaminate.py"
 
@@ -281,12 +383,12 @@ rule ancient_dna_contamination:
         summaries=expand(
             f"{ADNA_DIR}/decontamination/{{sample}}.tsv", sample=ADNA_SAMPLES
         ),
-        threshold=f"{ADNA_DIR}/threshold.tsv",
+        threshold=adna_support.THRESHOLD,
         sheet=ADNA_SHEET_PATH,
-        splits=f"{ADNA_DIR}/splits.tsv",
+        splits=adna_support.SPLITS if adna_support.given_bundle(ADNA) is None else [],
     output:
         table=report(
-            f"{ADNA_DIR}/contamination.tsv",
+            adna_support.CONTAMINATION,
             caption="../report/ancient_dna/contamination.rst",
             category="Ancient DNA",
             subcategory="Decontamination",
@@ -304,7 +406,7 @@ rule ancient_dna_contamination:
 rule ancient_dna_pmdtools:
     input:
         unpack(adna_pmdtools_inputs),
-        threshold=f"{ADNA_DIR}/threshold.tsv",
+        threshold=adna_support.THRESHOLD,
     output:
         table=report(
             f"{ADNA_DIR}/pmdtools_comparison.tsv",

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from genomelearn.adna.features import DAMAGE_CT, DAMAGE_GA, DAMAGE_OTHER, DAMAGE_UNALIGNED, PAD, ReadSource, encode_reads
-from genomelearn.models.read_cnn import ReadCNN, build_model
+from genomelearn.adna.features import build_read_model as build_model
+from genomelearn.models.read_cnn import ReadCNN
 
 
 def _table(seqs, refs, lengths=None):
@@ -32,7 +33,7 @@ def test_encoding_codes_and_long_reads():
     assert arr2.damage[1, :2].tolist() == [DAMAGE_OTHER, 0]
 
 
-@pytest.mark.parametrize("kind", ["read_cnn", "damage_cnn"])
+@pytest.mark.parametrize("kind", ["read_cnn", "damage_cnn", "damage_nolength_cnn"])
 def test_output_does_not_depend_on_padding(kind):
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
@@ -98,19 +99,83 @@ def test_ends_encoding_hides_length():
     long = "T" + core + "GGGG" * 10 + core + "A"
     t = _table([short, long, "TACG"], [short.replace("T", "C", 1), long.replace("T", "C", 1), "CACG"])
     arr = encode_reads(t, ends=9)
-    assert arr.bases.shape == (3, 18) and (arr.bases != PAD).all()
+    assert arr.bases.shape == (3, 18) and (arr.bases[:2] != PAD).all()
     np.testing.assert_array_equal(arr.bases[0], arr.bases[1])
     np.testing.assert_array_equal(arr.damage[0], arr.damage[1])
     assert arr.damage[0, 0] == DAMAGE_CT
-    # a 4-bp read repeats its bases instead of padding
-    assert source_positions(np.array([4]), 18, 18, ends=9).tolist() == [[0, 1, 2, 3, 3, 3, 3, 3, 3] + [0] * 5 + [0, 1, 2, 3]]
+    # a 4-bp read shows each base once (5' window) and masks the rest, never repeats a base
+    assert source_positions(np.array([4]), 18, 18, ends=9).tolist() == [[0, 1, 2, 3] + [0] * 14]
+    assert (arr.bases[2, :4] != PAD).all() and (arr.bases[2, 4:] == PAD).all()
     model = build_model("ends_cnn").eval()
     src = ReadSource(arr, "ends_cnn")
     x, m, s = src.get(np.arange(3))
-    assert x.shape == (3, 7, 18) and s.shape == (3, 0) and bool(m.all())
+    assert x.shape == (3, 7, 18) and s.shape == (3, 0) and bool(m[:2].all()) and int(m[2].sum()) == 4
+    assert float(x[2, :, 4:].abs().sum()) == 0.0
     assert x[0, 0, 0] == 1 and x[0, 2, 0] == 1  # reference C, C->T at the 5' end
     with torch.no_grad():
         out = model(x, m, s)
     torch.testing.assert_close(out[0], out[1])
     with pytest.raises(ValueError, match="ends_cnn needs"):
         ReadSource(encode_reads(t, 30), "ends_cnn")
+
+
+def test_ends_cnn_short_reads_25_to_60_bp_same_positions_no_repeats():
+    """Reads of 25-60 bp: every base appears at most once, column j (j < ends) is always base j from
+    the 5' end and column 2·ends−1−k base k from the 3' end, whatever the read length; reads that
+    share their ends get the same encoding of those ends and, with no overlap, the same output."""
+    from genomelearn.adna.features import ends_valid, source_positions
+
+    ends = 20
+    rng = np.random.default_rng(3)
+    five = "".join(rng.choice(list("ACGT"), 30))
+    three = "".join(rng.choice(list("ACGT"), 30))
+    seqs = [(five + three)[:n] for n in range(25, 61)]
+    rl = np.array([len(s) for s in seqs])
+    valid = ends_valid(rl, ends)
+    src = source_positions(rl, 2 * ends, 2 * ends, ends=ends)
+    for i, n in enumerate(rl):
+        pos = src[i][valid[i]]
+        assert len(pos) == len(set(pos.tolist())) == min(n, 2 * ends)  # each base once, none repeated
+        assert (src[i, :ends][valid[i, :ends]] == np.arange(min(n, ends))).all()
+        k = np.arange(ends)[::-1]  # column ends + (ends-1-k) holds base k from the 3' end
+        assert (src[i, ends:][valid[i, ends:]] == (n - 1 - k)[valid[i, ends:]]).all()
+    refs = ["C" + s[1:] for s in seqs]
+    seqs = ["T" + s[1:] for s in seqs]
+    arr = encode_reads(_table(seqs, refs), ends=ends)
+    # the 5' window is the same for every read (all share their first 25 bases)
+    first = min(25, ends)
+    assert (arr.bases[:, :first] == arr.bases[0, :first]).all()
+    assert (arr.damage[:, 0] == DAMAGE_CT).all()
+    # the masked columns are exactly the overlap: read length n < 40 masks 40 - n columns
+    assert ((arr.bases == PAD).sum(axis=1) == np.maximum(2 * ends - rl, 0)).all()
+    # reads of 40-60 bp that share both 20-bp ends are encoded and scored identically
+    torch.manual_seed(0)
+    model = build_model("ends_cnn").eval()
+    a = five[:ends] + three[-ends:]
+    long_reads = [a, a[:ends] + "ACGTACGTAC" + a[ends:], a[:ends] + "G" * 20 + a[ends:]]
+    arr2 = encode_reads(_table(long_reads, long_reads), ends=ends)
+    with torch.no_grad():
+        out = model(*ReadSource(arr2, "ends_cnn").get(np.arange(3)))
+    torch.testing.assert_close(out[0], out[1])
+    torch.testing.assert_close(out[0], out[2])
+
+
+def test_damage_nolength_cnn_has_no_length_input():
+    """The ablation: no length scalar, max pooling only; a read without damage gives the same output
+    as the same read with an undamaged middle of another length (no 1/L through mean pooling)."""
+    torch.manual_seed(0)
+    model = build_model("damage_nolength_cnn").eval()
+    assert model.n_scalars == 0 and model.pooling == "max" and model.dense.in_features == 32
+    rng = np.random.default_rng(0)
+    left = "".join(rng.choice(list("ACGT"), 15))
+    right = "".join(rng.choice(list("ACGT"), 15))
+    # the middle repeats the same periodic 10-mer: max pooling over more copies of the same
+    # windows gives the same maximum
+    mid = "".join(rng.choice(list("ACGT"), 10))
+    seqs = [left + mid * k + right for k in (3, 5, 8)]
+    src = ReadSource(encode_reads(_table(seqs, seqs), 150), "damage_nolength_cnn")
+    x, m, s = src.get(np.arange(3))
+    assert s.shape == (3, 0)
+    with torch.no_grad():
+        out = model(x, m, s)
+    assert out.shape == (3, 2) and torch.isfinite(out).all()
