@@ -179,3 +179,57 @@ def test_damage_nolength_cnn_has_no_length_input():
     with torch.no_grad():
         out = model(x, m, s)
     assert out.shape == (3, 2) and torch.isfinite(out).all()
+
+
+def _damage_reads(n, seed, start=0):
+    """Reads with (ancient, label 1) or without (modern) a 5' C->T; per-read table columns."""
+    rng = np.random.default_rng(seed)
+    seqs, refs, y = [], [], []
+    for i in range(n):
+        ref = "C" + "".join(rng.choice(list("ACGT"), int(rng.integers(30, 60)) - 1))
+        ancient = (i + start) % 2
+        seqs.append(("T" if ancient else "C") + ref[1:])
+        refs.append(ref)
+        y.append(ancient)
+    return seqs, refs, np.array(y)
+
+
+def test_bundle_scores_a_new_sample_without_retraining(tmp_path):
+    """Train once, write the bundle, load it (JSON checked before torch.load(weights_only=True)) and
+    score reads of a sample that was not in training; refuse another feature version."""
+    import json
+
+    import genomelearn.adna.pipeline as P
+    from genomelearn.training import TrainConfig, classification_loss, fit
+
+    seqs, refs, y = _damage_reads(400, 1)
+    arr = encode_reads(_table(seqs, refs), ends=20)
+    torch.manual_seed(0)
+    model = build_model("ends_cnn")
+    fit(model, ReadSource(arr.take(np.arange(300)), "ends_cnn", y[:300]),
+        ReadSource(arr.take(np.arange(300, 400)), "ends_cnn", y[300:]), classification_loss,
+        TrainConfig(max_epochs=6, batch_size=32, learning_rate=0.01, patience=3, device="cpu"))
+    meta = {"kind": "ends_cnn", "max_length": 150, "ends": 20, "length_mean": 0.0, "length_std": 1.0,
+            "filters": 32, "kernel_size": 5, "hidden": 16}
+    bundle = tmp_path / "models" / "ends_cnn"
+    P.write_bundle(bundle, model.cpu(), meta, {"threshold": 0.5, "estimate_applies": True}, {"x": 1}, "f" * 64)
+    new_seqs, new_refs, new_y = _damage_reads(200, 99)  # a new sample, other molecules
+    new = _table(new_seqs, new_refs).append_column("read_length", pa.array([len(s) for s in new_seqs]))
+    loaded, info = P.load_bundle(bundle)
+    assert info["kind"] == "ends_cnn" and info["training_fingerprint"] == "f" * 64
+    score = P.score_reads(loaded, info["meta"], new, device="cpu")
+    assert np.mean((score > 0.5) == new_y) > 0.9
+    np.testing.assert_allclose(score, P.score_reads(model.eval(), meta, new, device="cpu"))
+    # another feature version: clear error before any weights are read
+    data = json.loads((bundle / "bundle.json").read_text())
+    data["feature_version"] = 1
+    (bundle / "bundle.json").write_text(json.dumps(data))
+    with pytest.raises(Exception, match="feature version 1.*retrain"):
+        P.load_bundle(bundle)
+    data["feature_version"] = info["feature_version"]
+    (bundle / "bundle.json").write_text(json.dumps(data))
+    (bundle / "weights.pt").write_bytes(b"not weights")
+    with pytest.raises(Exception, match="weights.pt missing or not the one"):
+        P.load_bundle(bundle)
+    with pytest.raises(Exception, match="no bundle.json"):
+        P.load_bundle(tmp_path)
