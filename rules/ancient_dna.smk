@@ -427,3 +427,81 @@ rule ancient_dna_pmdtools:
         samples=ADNA_SAMPLES,
     script:
         "../scripts/ancient_dna_pmdtools.py"
+
+
+# controlled damage benchmark (gargammel-style): only damage differs between the classes
+rule ancient_dna_simulate:
+    input:
+        sheet=ADNA_SHEET_PATH,
+        splits=adna_support.SPLITS,
+        reads=adna_support.reads(ADNA_SAMPLES),
+        lengths=expand(f"{ADNA_DIR}/lengths/{{sample}}.tsv", sample=ADNA_SAMPLES),
+        damage=expand(f"{ADNA_DIR}/damage/{{sample}}.tsv", sample=ADNA_SAMPLES),
+        gargammel=[input_path(p) for p in ADNA["simulation"]["gargammel"].values()]
+        if adna_support.simulation_enabled(ADNA) and analysis_enabled("ancient_dna")
+        else [],
+    output:
+        undamaged=f"{adna_support.SIMULATED}/bams/undamaged.bam",
+        manifest=f"{adna_support.SIMULATED}/conditions.tsv",
+        profiles=report(
+            f"{adna_support.SIMULATED}/damage_profiles.tsv",
+            caption="../report/ancient_dna/simulated_profiles.rst",
+            category="Ancient DNA",
+            subcategory="Simulated damage",
+        ),
+    log:
+        "logs/ancient_dna/simulate.log",
+    benchmark:
+        "benchmarks/ancient_dna/simulate.tsv"
+    conda:
+        "../envs/ancient_dna.yaml"
+    params:
+        simulation=ADNA["simulation"],
+        gargammel=lambda wc, input: dict(
+            zip(ADNA["simulation"]["gargammel"], input.gargammel)
+        ),
+        references=lambda wc: {
+            s: adna_support.reference(ADNA_SHEET, s, input_path)
+            for s in ADNA_SAMPLES
+            if ADNA_SHEET.loc[s, "reference"]
+        },
+        outdir=f"{adna_support.SIMULATED}/bams",
+    script:
+        "../scripts/ancient_dna_simulate.py"
+
+
+rule ancient_dna_detection_curve:
+    input:
+        manifest=f"{adna_support.SIMULATED}/conditions.tsv",
+        bundles=expand(adna_support.MODEL_DIR, model=ADNA_MODELS),
+        sheet=ADNA_SHEET_PATH,
+        splits=adna_support.SPLITS,
+        reads=adna_support.reads(ADNA_SAMPLES),
+    output:
+        curve=report(
+            adna_support.DETECTION_CURVE,
+            caption="../report/ancient_dna/detection_curve.rst",
+            category="Ancient DNA",
+            subcategory="Simulated damage",
+        ),
+        figure=report(
+            f"{adna_support.SIMULATED}/detection_curve.png",
+            caption="../report/ancient_dna/detection_curve.rst",
+            category="Ancient DNA",
+            subcategory="Simulated damage",
+        ),
+    log:
+        "logs/ancient_dna/detection_curve.log",
+    benchmark:
+        "benchmarks/ancient_dna/detection_curve.tsv"
+    conda:
+        "../envs/ancient_dna.yaml"
+    params:
+        extraction=ADNA["extraction"],
+        pmd=ADNA["pmd"],
+        models=ADNA["models"],
+        length_model=ADNA["length_model"],
+        seed=ADNA["split"]["seed"],
+        n_bootstrap=ADNA["simulation"]["n_bootstrap"],
+    script:
+        "../scripts/ancient_dna_detection_curve.py"

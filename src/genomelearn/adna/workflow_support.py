@@ -23,6 +23,15 @@ CV_HISTORY = f"{RESULTS}/cv/{{model}}/fold{{fold}}_history.tsv"
 CV_CHECKPOINT = f"{RESULTS}/cv/{{model}}/fold{{fold}}_checkpoint"
 
 
+SIMULATED = f"{RESULTS}/simulated"
+DETECTION_CURVE = f"{SIMULATED}/detection_curve.tsv"
+
+
+def simulation_enabled(cfg: dict) -> bool:
+    """The controlled damage benchmark runs (it needs models trained here)."""
+    return bool(cfg["simulation"]["enabled"]) and given_bundle(cfg) is None
+
+
 def given_bundle(cfg: dict):
     """The configured bundle directory (models.bundle) or None (train with cross-validation)."""
     return cfg["models"]["bundle"]
@@ -123,6 +132,8 @@ def targets(cfg: dict, samples) -> list[str]:
                                                              "plots/lengths.png")]
     if given_bundle(cfg) is None:
         out += [METRICS, f"{RESULTS}/plots/roc_all.png"]
+    if simulation_enabled(cfg):
+        out += [DETECTION_CURVE, f"{SIMULATED}/detection_curve.png"]
     out += [f"{RESULTS}/{s}.authentic.bam" for s in samples]
     out += [f"{RESULTS}/damage/{s}.png" for s in samples]
     if cfg.get("pmdtools"):
