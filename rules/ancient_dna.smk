@@ -29,11 +29,20 @@ if analysis_enabled("ancient_dna"):
     ADNA_SAMPLES = list(ADNA_SHEET["sample"])
     try:
         ADNA_DECON_MODEL = adna_support.decontamination_model(ADNA)
-        if adna_support.given_bundle(ADNA) is None:
-            # refuse folds with too few individuals of a label before anything runs
-            adna_support.check_folds(ADNA_SHEET, ADNA, ADNA_SHEET_PATH)
     except InputError as exc:
         raise WorkflowError(str(exc))
+
+
+def adna_checked_sheet(wildcards):
+    """The sample sheet, once the CV folds it gives are checked: evaluated while the DAG is built,
+    so folds with too few individuals of a label stop the run before any job (extraction
+    included) starts, and only when the classifier is among the requested targets."""
+    try:
+        adna_support.check_folds(ADNA_SHEET, ADNA, ADNA_SHEET_PATH)
+    except InputError as exc:
+        raise WorkflowError(str(exc))
+    return ADNA_SHEET_PATH
+
 
 adna_bam = lambda wc: adna_support.bam(ADNA_SHEET, wc.sample, input_path)
 adna_reference = lambda wc: adna_support.reference(ADNA_SHEET, wc.sample, input_path)
@@ -150,7 +159,7 @@ rule ancient_dna_overview:
 rule ancient_dna_splits:
     input:
         summaries=expand(f"{ADNA_DIR}/extraction/{{sample}}.json", sample=ADNA_SAMPLES),
-        sheet=ADNA_SHEET_PATH,
+        sheet=adna_checked_sheet,
     output:
         splits=report(
             adna_support.SPLITS,
