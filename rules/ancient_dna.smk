@@ -212,8 +212,12 @@ rule ancient_dna_train_cnn:
     output:
         bundle_dir=directory(adna_support.MODEL_DIR),
         scores=adna_support.MODEL_SCORES,
-        cv_scores=adna_support.CV_SCORES.replace("{fold}", str(ADNA["split"]["bundle_fold"])),
-        history=adna_support.CV_HISTORY.replace("{fold}", str(ADNA["split"]["bundle_fold"])),
+        cv_scores=adna_support.CV_SCORES.replace(
+            "{fold}", str(ADNA["split"]["bundle_fold"])
+        ),
+        history=adna_support.CV_HISTORY.replace(
+            "{fold}", str(ADNA["split"]["bundle_fold"])
+        ),
     log:
         "logs/ancient_dna/train_{model}.log",
     benchmark:
@@ -352,7 +356,9 @@ rule ancient_dna_threshold:
     conda:
         "../envs/ancient_dna.yaml"
     params:
-        bundle_dir=adna_support.bundle_dir(ADNA, ADNA_DECON_MODEL) if ADNA_SAMPLES else "",
+        bundle_dir=(
+            adna_support.bundle_dir(ADNA, ADNA_DECON_MODEL) if ADNA_SAMPLES else ""
+        ),
     script:
         "../scripts/ancient_dna_threshold.py"
 
@@ -362,12 +368,14 @@ rule ancient_dna_decontaminate:
         bam=adna_bam,
         reads=f"{ADNA_DIR}/reads/{{sample}}.parquet",
         scores=(
-            adna_support.MODEL_SCORES.format(model=ADNA_DECON_MODEL)
-            if adna_support.given_bundle(ADNA) is None
-            else f"{ADNA_DIR}/scores/bundle_{ADNA_DECON_MODEL}.parquet"
-        )
-        if ADNA_SAMPLES
-        else [],
+            (
+                adna_support.MODEL_SCORES.format(model=ADNA_DECON_MODEL)
+                if adna_support.given_bundle(ADNA) is None
+                else f"{ADNA_DIR}/scores/bundle_{ADNA_DECON_MODEL}.parquet"
+            )
+            if ADNA_SAMPLES
+            else []
+        ),
         threshold=adna_support.THRESHOLD,
     output:
         bam=f"{ADNA_DIR}/{{sample}}.authentic.bam",
@@ -446,9 +454,12 @@ rule ancient_dna_simulate:
         reads=adna_support.reads(ADNA_SAMPLES),
         lengths=expand(f"{ADNA_DIR}/lengths/{{sample}}.tsv", sample=ADNA_SAMPLES),
         damage=expand(f"{ADNA_DIR}/damage/{{sample}}.tsv", sample=ADNA_SAMPLES),
-        gargammel=[input_path(p) for p in ADNA["simulation"]["gargammel"].values()]
-        if adna_support.simulation_enabled(ADNA) and analysis_enabled("ancient_dna")
-        else [],
+        gargammel=(
+            [input_path(p) for p in ADNA["simulation"]["gargammel"].values()]
+            if adna_support.simulation_enabled(ADNA)
+            and analysis_enabled("ancient_dna")
+            else []
+        ),
     output:
         undamaged=f"{adna_support.SIMULATED}/bams/undamaged.bam",
         manifest=f"{adna_support.SIMULATED}/conditions.tsv",

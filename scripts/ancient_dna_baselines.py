@@ -19,7 +19,9 @@ def main(smk):
     sheet = load_sample_sheet(smk.input.sheet)
     splits = pd.read_csv(smk.input.splits, sep="\t")
     paths = dict(zip(sheet["sample"], smk.input.reads))
-    table = P.load_read_tables(paths, columns=P.META_COLUMNS + ["sequence", "reference", "qualities"])
+    table = P.load_read_tables(
+        paths, columns=P.META_COLUMNS + ["sequence", "reference", "qualities"]
+    )
     frame = P.read_frame(table, sheet, splits)
     pmd_settings = {k: v for k, v in smk.params.pmd.items() if k != "threshold"}
     pmd = pmd_scores_table(table, PMDParameters(**pmd_settings))
@@ -29,7 +31,9 @@ def main(smk):
     length_score = np.full(len(frame), np.nan)
     for fold in range(n_folds):
         rnd = P.cv_round(frame, fold, n_folds)
-        train = P.training_indices(rnd, "train", smk.params.models["max_train_reads_per_class"], smk.params.seed)
+        train = P.training_indices(
+            rnd, "train", smk.params.models["max_train_reads_per_class"], smk.params.seed
+        )
         model = P.fit_length_model(length[train], y[train], smk.params.length_model["n_knots"])
         test = rnd["split"].to_numpy() == "test"
         length_score[test] = P.length_model_scores(model, length[test])
@@ -37,12 +41,17 @@ def main(smk):
             rest = rnd["split"].to_numpy() != "test"
             length_score[rest] = P.length_model_scores(model, length[rest])
     log.info("PMD scores of %d reads; length model out-of-fold over %d folds", len(pmd), n_folds)
-    pq.write_table(pa.table({
-        "sample": table.column("sample"),
-        "record": table.column("record"),
-        "pmd_score": pa.array(pmd),
-        "length_only": pa.array(length_score),
-    }), smk.output.scores)
+    pq.write_table(
+        pa.table(
+            {
+                "sample": table.column("sample"),
+                "record": table.column("record"),
+                "pmd_score": pa.array(pmd),
+                "length_only": pa.array(length_score),
+            }
+        ),
+        smk.output.scores,
+    )
 
 
 run_script(main, snakemake)  # noqa: F821

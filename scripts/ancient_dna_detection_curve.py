@@ -5,11 +5,17 @@ bootstrap CIs over molecules) per profile × terminal C→T rate × model, plus 
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
 from genomelearn.workflow import get_logger, run_script
 
-MODEL_ORDER = ["pmd_score", "ends_cnn", "damage_cnn", "damage_nolength_cnn", "read_cnn", "length_only"]
+MODEL_ORDER = [
+    "pmd_score",
+    "ends_cnn",
+    "damage_cnn",
+    "damage_nolength_cnn",
+    "read_cnn",
+    "length_only",
+]
 
 
 def main(smk):
@@ -36,17 +42,23 @@ def main(smk):
     splits = pd.read_csv(smk.input.splits, sep="\t")
     table = P.load_read_tables(dict(zip(sheet["sample"], smk.input.reads)), columns=P.META_COLUMNS)
     frame = P.read_frame(table, sheet, splits)
-    train = P.training_indices(frame, "train", smk.params.models["max_train_reads_per_class"],
-                               smk.params.seed)
-    length_model = P.fit_length_model(frame["length"].to_numpy()[train], frame["y"].to_numpy()[train],
-                                      smk.params.length_model["n_knots"])
+    train = P.training_indices(
+        frame, "train", smk.params.models["max_train_reads_per_class"], smk.params.seed
+    )
+    length_model = P.fit_length_model(
+        frame["length"].to_numpy()[train],
+        frame["y"].to_numpy()[train],
+        smk.params.length_model["n_knots"],
+    )
     scored = {}
     for row in manifest.itertuples():
         tbl, _ = extract_table(row.bam, row.condition, None, row.bam + ".bai", settings)
         names = tbl.column("name").to_numpy(zero_copy_only=False)
         mol = np.array([int(n.rsplit("_", 1)[1]) for n in names])
-        scores = {"pmd_score": pmd_scores_table(tbl, pmd_params),
-                  "length_only": P.length_model_scores(length_model, tbl.column("length").to_numpy())}
+        scores = {
+            "pmd_score": pmd_scores_table(tbl, pmd_params),
+            "length_only": P.length_model_scores(length_model, tbl.column("length").to_numpy()),
+        }
         for kind, (model, info) in bundles.items():
             scores[kind] = P.score_reads(model, info["meta"], tbl, device="cpu")
         scored[row.condition] = (mol, scores)
@@ -66,16 +78,29 @@ def main(smk):
             order = np.argsort(-s, kind="stable")
             ss = s[order]
             last = np.r_[np.flatnonzero(np.diff(ss) != 0), len(ss) - 1]
-            auroc, auprc = P._ranking_metrics_weighted(y[order].astype(float), last, np.ones(len(s)))
+            auroc, auprc = P._ranking_metrics_weighted(
+                y[order].astype(float), last, np.ones(len(s))
+            )
             ci = P.individual_bootstrap(y, s, unit, n_boot, smk.params.seed)
-            rows.append({"profile": row.profile, "terminal_ct": row.terminal_ct, "model": name,
-                         "n_molecules": len(common), "auroc": auroc, **{k: ci[k] for k in ("auroc_low", "auroc_high")},
-                         "auprc": auprc, **{k: ci[k] for k in ("auprc_low", "auprc_high")}})
+            rows.append(
+                {
+                    "profile": row.profile,
+                    "terminal_ct": row.terminal_ct,
+                    "model": name,
+                    "n_molecules": len(common),
+                    "auroc": auroc,
+                    **{k: ci[k] for k in ("auroc_low", "auroc_high")},
+                    "auprc": auprc,
+                    **{k: ci[k] for k in ("auprc_low", "auprc_high")},
+                }
+            )
     curve = pd.DataFrame(rows)
     curve.to_csv(smk.output.curve, sep="\t", index=False, float_format="%.4f")
     log.info("detection curve:\n%s", curve.to_string(index=False))
     profiles = list(dict.fromkeys(curve["profile"]))
-    fig, axes = plt.subplots(1, len(profiles), figsize=(4.2 * len(profiles), 3.6), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(profiles), figsize=(4.2 * len(profiles), 3.6), sharey=True, squeeze=False
+    )
     for ax, prof in zip(axes[0], profiles):
         part = curve[curve["profile"] == prof]
         for name in [m for m in MODEL_ORDER if m in set(part["model"])]:

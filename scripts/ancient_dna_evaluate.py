@@ -2,17 +2,20 @@
 never saw it) of the CNNs and the baselines on all reads and the length-matched subsets, with
 individual-bootstrap CIs; ROC/PR plots; the decontamination threshold of the bundle."""
 
-import json
-
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
 from genomelearn.workflow import get_logger, run_script
 
-NAMES = {"damage_cnn": "damage-aware CNN", "damage_nolength_cnn": "damage-aware CNN (no length)",
-         "ends_cnn": "read-ends CNN (no length)", "read_cnn": "sequence CNN", "pmd_score": "PMD score",
-         "length_only": "length only"}
+NAMES = {
+    "damage_cnn": "damage-aware CNN",
+    "damage_nolength_cnn": "damage-aware CNN (no length)",
+    "ends_cnn": "read-ends CNN (no length)",
+    "read_cnn": "sequence CNN",
+    "pmd_score": "PMD score",
+    "length_only": "length only",
+}
 ORDER = ["damage_cnn", "damage_nolength_cnn", "ends_cnn", "read_cnn", "pmd_score", "length_only"]
 
 
@@ -42,29 +45,46 @@ def main(smk):
     by_model = {}
     for path in smk.input.cv:
         tbl = pq.read_table(path).to_pandas()
-        model = [c for c in tbl.columns if c not in ("sample", "record")][0]
+        model = next(c for c in tbl.columns if c not in ("sample", "record"))
         by_model.setdefault(model, []).append(tbl)
     for model, tables in by_model.items():
         _merge_scores(key, tables, scores, model)
     labelled = np.flatnonzero(frame["fold"].to_numpy() >= 0)
     for name, score in scores.items():
         if np.isnan(score[labelled]).any():
-            raise ValueError(f"{name}: out-of-fold scores missing for {int(np.isnan(score[labelled]).sum())} "
-                             f"labelled reads (cross-validation outputs incomplete)")
+            raise ValueError(
+                f"{name}: out-of-fold scores missing for {int(np.isnan(score[labelled]).sum())} "
+                f"labelled reads (cross-validation outputs incomplete)"
+            )
     ev = smk.params.evaluation
     thresholds = {"pmd_score": float(smk.params.pmd_threshold)}
-    metrics, subsets = P.evaluate(frame, scores, thresholds, ev["length_bin"], ev["seed"], reads=labelled,
-                                  n_boot=ev["n_bootstrap"])
+    metrics, subsets = P.evaluate(
+        frame,
+        scores,
+        thresholds,
+        ev["length_bin"],
+        ev["seed"],
+        reads=labelled,
+        n_boot=ev["n_bootstrap"],
+    )
     order = {n: i for i, n in enumerate(ORDER)}
-    metrics = metrics.sort_values(["subset", "model"], key=lambda c: c.map(order) if c.name == "model" else c)
+    metrics = metrics.sort_values(
+        ["subset", "model"], key=lambda c: c.map(order) if c.name == "model" else c
+    )
     metrics.insert(2, "n_folds", smk.params.n_folds)
     metrics.to_csv(smk.output.metrics, sep="\t", index=False, float_format="%.4f")
     log.info("metrics:\n%s", metrics.to_string(index=False))
     y = frame["y"].to_numpy()
-    for subset, path in (("all", smk.output.roc_all), ("length_2d_matched", smk.output.roc_matched)):
+    for subset, path in (
+        ("all", smk.output.roc_all),
+        ("length_2d_matched", smk.output.roc_matched),
+    ):
         idx = subsets[subset]
-        plot_roc_pr({NAMES.get(k, k): (y[idx], v[idx]) for k, v in scores.items()}, path,
-                    title=f"out-of-fold, {subset.replace('_', ' ')} reads (n = {len(idx)})")
+        plot_roc_pr(
+            {NAMES.get(k, k): (y[idx], v[idx]) for k, v in scores.items()},
+            path,
+            title=f"out-of-fold, {subset.replace('_', ' ')} reads (n = {len(idx)})",
+        )
 
 
 run_script(main, snakemake)  # noqa: F821

@@ -13,8 +13,9 @@ def main(smk):
 
     _, info = load_bundle(smk.params.bundle_dir)
     thr = info["threshold"]
-    pd.DataFrame([{"model": info["kind"], **thr}]).to_csv(smk.output.threshold, sep="\t", index=False,
-                                                           float_format="%.6g")
+    pd.DataFrame([{"model": info["kind"], **thr}]).to_csv(
+        smk.output.threshold, sep="\t", index=False, float_format="%.6g"
+    )
     get_logger().info("threshold of %s: %s", smk.params.bundle_dir, json.dumps(thr))
 
 

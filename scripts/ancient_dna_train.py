@@ -26,37 +26,82 @@ def main(smk):
     paths = dict(zip(sheet["sample"], smk.input.reads))
     table = P.load_read_tables(paths, columns=P.META_COLUMNS + ["sequence", "reference"])
     frame = P.cv_round(P.read_frame(table, sheet, splits), fold, split["n_folds"])
-    settings = {k: v for k, v in smk.params.models.items() if k not in ("training", "overrides", "bundle")}
+    settings = {
+        k: v for k, v in smk.params.models.items() if k not in ("training", "overrides", "bundle")
+    }
     config = TrainConfig.from_dict(smk.params.training)
     fingerprint = input_fingerprint(
         [smk.input.sheet, smk.input.splits, *smk.input.reads],
         {"kind": kind, "fold": fold, "models": settings, "training": smk.params.training},
     )
-    model, meta, result = P.train_read_model(kind, table, frame, settings, config, smk.params.checkpoint_dir,
-                                             log.info, fingerprint=fingerprint)
+    model, meta, result = P.train_read_model(
+        kind,
+        table,
+        frame,
+        settings,
+        config,
+        smk.params.checkpoint_dir,
+        log.info,
+        fingerprint=fingerprint,
+    )
     meta["fold"] = fold
     result.history.to_csv(smk.output.history, sep="\t", index=False)
     test = np.flatnonzero(frame["split"].to_numpy() == "test")
     batch = settings["score_batch_size"]
     if smk.params.bundle:
         scores = P.score_reads(model, meta, table, batch_size=batch, device=config.device)
-        pq.write_table(pa.table({"sample": table.column("sample"), "record": table.column("record"),
-                                 kind: pa.array(scores)}), smk.output.scores)
+        pq.write_table(
+            pa.table(
+                {
+                    "sample": table.column("sample"),
+                    "record": table.column("record"),
+                    kind: pa.array(scores),
+                }
+            ),
+            smk.output.scores,
+        )
         dec = smk.params.decontamination
-        threshold = P.decontamination_threshold(frame, scores, dec["target_fpr"], dec["min_validation_individuals"])
-        P.write_bundle(smk.output.bundle_dir, model, meta, threshold,
-                       {"models": settings, "training": smk.params.training, "split": split,
-                        "extraction": smk.params.extraction}, fingerprint)
+        threshold = P.decontamination_threshold(
+            frame, scores, dec["target_fpr"], dec["min_validation_individuals"]
+        )
+        P.write_bundle(
+            smk.output.bundle_dir,
+            model,
+            meta,
+            threshold,
+            {
+                "models": settings,
+                "training": smk.params.training,
+                "split": split,
+                "extraction": smk.params.extraction,
+            },
+            fingerprint,
+        )
         test_scores = scores[test]
     else:
-        test_scores = P.score_reads(model, meta, table.take(pa.array(test)), batch_size=batch, device=config.device)
-    pq.write_table(pa.table({"sample": table.column("sample").take(pa.array(test)),
-                             "record": table.column("record").take(pa.array(test)),
-                             kind: pa.array(test_scores)}), smk.output.cv_scores)
+        test_scores = P.score_reads(
+            model, meta, table.take(pa.array(test)), batch_size=batch, device=config.device
+        )
+    pq.write_table(
+        pa.table(
+            {
+                "sample": table.column("sample").take(pa.array(test)),
+                "record": table.column("record").take(pa.array(test)),
+                kind: pa.array(test_scores),
+            }
+        ),
+        smk.output.cv_scores,
+    )
     # the checkpoint only serves to resume an interrupted job: a finished one must not be resumed
     shutil.rmtree(smk.params.checkpoint_dir, ignore_errors=True)
-    log.info("%s fold %d: best epoch %d on %s; scored %d test reads", kind, fold, meta["best_epoch"],
-             meta["device"], len(test))
+    log.info(
+        "%s fold %d: best epoch %d on %s; scored %d test reads",
+        kind,
+        fold,
+        meta["best_epoch"],
+        meta["device"],
+        len(test),
+    )
 
 
 run_script(main, snakemake)  # noqa: F821

@@ -7,7 +7,15 @@ import pyarrow as pa
 import pytest
 import torch
 
-from genomelearn.adna.features import DAMAGE_CT, DAMAGE_GA, DAMAGE_OTHER, DAMAGE_UNALIGNED, PAD, ReadSource, encode_reads
+from genomelearn.adna.features import (
+    DAMAGE_CT,
+    DAMAGE_GA,
+    DAMAGE_OTHER,
+    DAMAGE_UNALIGNED,
+    PAD,
+    ReadSource,
+    encode_reads,
+)
 from genomelearn.adna.features import build_read_model as build_model
 from genomelearn.models.read_cnn import ReadCNN
 

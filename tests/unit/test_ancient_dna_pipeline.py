@@ -24,7 +24,12 @@ from genomelearn.adna.splits import (
     length_matched_indices,
 )
 from genomelearn.errors import InputError
-from tests.unit.test_ancient_dna_support import random_reference, simulate_reads, write_bam, write_fasta
+from tests.unit.test_ancient_dna_support import (
+    random_reference,
+    simulate_reads,
+    write_bam,
+    write_fasta,
+)
 
 HEADER = "sample\tindividual\tbam\treference\tlabel\tlibrary\tudg\n"
 
@@ -244,8 +249,8 @@ def test_threshold_needs_three_validation_individuals_per_label():
 
     rng = np.random.default_rng(0)
     def frame(n_anc, n_mod):
-        rows = [("a%d" % i, 1) for i in range(n_anc) for _ in range(100)] + \
-               [("m%d" % i, 0) for i in range(n_mod) for _ in range(100)]
+        rows = [(f"a{i}", 1) for i in range(n_anc) for _ in range(100)] + \
+               [(f"m{i}", 0) for i in range(n_mod) for _ in range(100)]
         return pd.DataFrame({"individual": [r[0] for r in rows], "y": [r[1] for r in rows],
                              "split": "validation", "library": "double", "group": "mtDNA"})
     ok = frame(3, 4)

@@ -16,7 +16,9 @@ def _reference(n=5000, seed=0):
 
 def _profile(t5=0.3, t3=0.2, positions=15):
     d = np.arange(positions)
-    return S.DamageProfile("test", t5 * 0.5 ** d, np.zeros(positions), np.zeros(positions), t3 * 0.5 ** d)
+    return S.DamageProfile(
+        "test", t5 * 0.5**d, np.zeros(positions), np.zeros(positions), t3 * 0.5**d
+    )
 
 
 def test_deamination_rates_follow_the_profile_on_the_molecule_strand():
@@ -24,7 +26,9 @@ def test_deamination_rates_follow_the_profile_on_the_molecule_strand():
     n = 20000
     starts = np.random.default_rng(1).integers(0, 4800, 500)
     rev = np.arange(500) % 2 == 1
-    mol = S.sample_molecules(ref, "chrT", starts, rev, np.array([40, 60]), np.array([0.5, 0.5]), n, seed=2)
+    mol = S.sample_molecules(
+        ref, "chrT", starts, rev, np.array([40, 60]), np.array([0.5, 0.5]), n, seed=2
+    )
     assert mol.length.min() >= 40 and (mol.start + mol.length <= len(ref)).all()
     out = S.deaminate(mol, _profile(), seed=3)
     fwd = ~mol.reverse
@@ -52,18 +56,39 @@ def test_deamination_rates_follow_the_profile_on_the_molecule_strand():
 def test_simulated_bam_has_valid_md_tags_and_same_molecules(tmp_path):
     ref = _reference()
     starts = np.arange(0, 4800, 7)
-    mol = S.sample_molecules(ref, "chrT", starts, starts % 2 == 0, np.array([35, 50, 80]),
-                             np.array([0.3, 0.4, 0.3]), 300, seed=0)
+    mol = S.sample_molecules(
+        ref,
+        "chrT",
+        starts,
+        starts % 2 == 0,
+        np.array([35, 50, 80]),
+        np.array([0.3, 0.4, 0.3]),
+        300,
+        seed=0,
+    )
     dam = S.deaminate(mol, _profile(0.5, 0.5), seed=1)
     for name, seqs in (("undamaged", mol.reference), ("damaged", dam)):
         S.write_bam(tmp_path / f"{name}.bam", mol, seqs, {"chrT": len(ref)}, name)
-    und, _ = extract_table(str(tmp_path / "undamaged.bam"), "u", None, str(tmp_path / "undamaged.bam.bai"),
-                           ExtractionSettings(min_mapq=0, min_length=0))
-    dmg, _ = extract_table(str(tmp_path / "damaged.bam"), "d", None, str(tmp_path / "damaged.bam.bai"),
-                           ExtractionSettings(min_mapq=0, min_length=0))
+    und, _ = extract_table(
+        str(tmp_path / "undamaged.bam"),
+        "u",
+        None,
+        str(tmp_path / "undamaged.bam.bai"),
+        ExtractionSettings(min_mapq=0, min_length=0),
+    )
+    dmg, _ = extract_table(
+        str(tmp_path / "damaged.bam"),
+        "d",
+        None,
+        str(tmp_path / "damaged.bam.bai"),
+        ExtractionSettings(min_mapq=0, min_length=0),
+    )
     assert und.num_rows == dmg.num_rows == 300
+
     # same molecules: same lengths and the same reference rebuilt from the MD tags
-    key = lambda t: sorted(zip(t.column("start").to_pylist(), t.column("reference").to_pylist()))  # noqa: E731
+    def key(t):
+        return sorted(zip(t.column("start").to_pylist(), t.column("reference").to_pylist()))
+
     assert key(und) == key(dmg)
     assert und.column("n_mismatches").to_numpy().sum() == 0
     assert dmg.column("n_mismatches").to_numpy().sum() > 0

@@ -83,7 +83,7 @@ class ReadArrays:
     def max_length(self) -> int:
         return self.bases.shape[1]
 
-    def take(self, idx: np.ndarray) -> "ReadArrays":
+    def take(self, idx: np.ndarray) -> ReadArrays:
         """Rows ``idx`` (a new ReadArrays)."""
         return ReadArrays(*(getattr(self, f)[idx] for f in ("bases", "damage", "read_length", "n_bases", "length")),
                           ends=self.ends)

@@ -7,7 +7,7 @@ scores, where larger also means "more likely ancient").
 from __future__ import annotations
 
 import os
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -108,8 +108,8 @@ def train_read_model(
         "filters": int(model_settings.get("filters", 32)),
         "kernel_size": int(model_settings.get("kernel_size", 5)),
         "hidden": int(model_settings.get("hidden", 16)),
-        "n_train": int(len(train_idx)),
-        "n_validation": int(len(val_idx)),
+        "n_train": len(train_idx),
+        "n_validation": len(val_idx),
     }
     log(f"{kind}: {len(train_idx)} training reads ({int(y[train_idx].sum())} ancient), "
         f"{len(val_idx)} validation reads ({int(y[val_idx].sum())} ancient)")

@@ -51,7 +51,7 @@ class DamageProfile:
     ct3: np.ndarray
     ga3: np.ndarray
 
-    def scaled(self, terminal_ct: float) -> "DamageProfile":
+    def scaled(self, terminal_ct: float) -> DamageProfile:
         """The profile scaled so that the terminal C→T rate, max(ct5[0], ct3[0]) (the 3' end matters
         for single-stranded libraries), equals ``terminal_ct``; all four curves by the same factor,
         clipped to [0, 1]. Raises InputError if the profile has no terminal C→T excess."""
@@ -62,7 +62,7 @@ class DamageProfile:
         if terminal <= 0:
             raise InputError(f"damage profile {self.name}: no terminal C→T excess to scale")
         f = terminal_ct / terminal
-        c = lambda a: np.clip(a * f, 0.0, 1.0)  # noqa: E731
+        c = lambda a: np.clip(a * f, 0.0, 1.0)
         return DamageProfile(self.name, c(self.ct5), c(self.ga5), c(self.ct3), c(self.ga3))
 
 
@@ -89,8 +89,12 @@ def profile_from_damage_tables(paths, name: str = "measured") -> DamageProfile:
             try:
                 part = tab.loc[(end, sub)].sort_index()
             except KeyError as exc:
-                raise InputError(f"damage profile {name}: no {end} {sub} rows in {list(paths)}") from exc
-            out[f"{sub[0]}{sub[2]}{end[0]}".lower()] = _excess((part["count"] / part["total"].clip(lower=1)).to_numpy())
+                raise InputError(
+                    f"damage profile {name}: no {end} {sub} rows in {list(paths)}"
+                ) from exc
+            out[f"{sub[0]}{sub[2]}{end[0]}".lower()] = _excess(
+                (part["count"] / part["total"].clip(lower=1)).to_numpy()
+            )
     return DamageProfile(name, out["ct5"], out["ga5"], out["ct3"], out["ga3"])
 
 
@@ -109,8 +113,13 @@ def profile_from_gargammel(five_prime, three_prime, name: str) -> DamageProfile:
     library, C→T at 5', G→A at 3'; ``single-*``: single-stranded, C→T at both ends)."""
     m5 = _read_gargammel_matrix(five_prime)
     m3 = _read_gargammel_matrix(three_prime)
-    return DamageProfile(name, _excess(m5["C->T"].to_numpy()), _excess(m5["G->A"].to_numpy()),
-                         _excess(m3["C->T"].to_numpy()), _excess(m3["G->A"].to_numpy()))
+    return DamageProfile(
+        name,
+        _excess(m5["C->T"].to_numpy()),
+        _excess(m5["G->A"].to_numpy()),
+        _excess(m3["C->T"].to_numpy()),
+        _excess(m3["G->A"].to_numpy()),
+    )
 
 
 def length_distribution(paths) -> tuple[np.ndarray, np.ndarray]:
@@ -140,8 +149,16 @@ class Molecules:
     reference: np.ndarray
 
 
-def sample_molecules(reference_seq: bytes, contig: str, starts: np.ndarray, reverse: np.ndarray,
-                     lengths: np.ndarray, probs: np.ndarray, n: int, seed: int) -> Molecules:
+def sample_molecules(
+    reference_seq: bytes,
+    contig: str,
+    starts: np.ndarray,
+    reverse: np.ndarray,
+    lengths: np.ndarray,
+    probs: np.ndarray,
+    n: int,
+    seed: int,
+) -> Molecules:
     """Draw ``n`` molecules: a (start, strand) of the given modern read intervals and a length of
     the given distribution; molecules running off the contig end or holding non-ACGT bases are
     redrawn (vectorised, a few rounds).
@@ -175,7 +192,9 @@ def sample_molecules(reference_seq: bytes, contig: str, starts: np.ndarray, reve
     j = np.arange(lmax)[None, :]
     valid = j < length[:, None]
     seq = np.where(valid, ref[np.minimum(start[:, None] + j, len(ref) - 1)], 0).astype(np.uint8)
-    return Molecules(contig, start.astype(np.int64), length.astype(np.int64), rev.astype(bool), seq)
+    return Molecules(
+        contig, start.astype(np.int64), length.astype(np.int64), rev.astype(bool), seq
+    )
 
 
 def deaminate(mol: Molecules, profile: DamageProfile, seed: int) -> np.ndarray:
@@ -195,6 +214,7 @@ def deaminate(mol: Molecules, profile: DamageProfile, seed: int) -> np.ndarray:
     d_left, d_right = j, L - 1 - j
     d5 = np.where(mol.reverse[:, None], d_right, d_left)
     d3 = np.where(mol.reverse[:, None], d_left, d_right)
+
     def rate(curve, d):
         return np.where((d >= 0) & (d < len(curve)), curve[np.clip(d, 0, len(curve) - 1)], 0.0)
 
@@ -226,17 +246,24 @@ def md_tags(read: np.ndarray, ref: np.ndarray, length: np.ndarray) -> tuple[list
     return tags, mism.sum(axis=1).astype(np.int64)
 
 
-def write_bam(path: str | os.PathLike, mol: Molecules, sequences: np.ndarray, contig_lengths: dict,
-              prefix: str) -> None:
+def write_bam(
+    path: str | os.PathLike,
+    mol: Molecules,
+    sequences: np.ndarray,
+    contig_lengths: dict,
+    prefix: str,
+) -> None:
     """Write merged single-end reads (reference orientation, flag 16 for reverse molecules, CIGAR
     ``<L>M``, MAPQ 37, base quality 37, MD and NM tags) sorted by position, and index the BAM."""
     import pysam
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    header = {"HD": {"VN": "1.6", "SO": "coordinate"},
-              "SQ": [{"SN": c, "LN": int(n)} for c, n in contig_lengths.items()],
-              "PG": [{"ID": "genomelearn-simulate", "PN": "genomelearn.adna.simulate"}]}
+    header = {
+        "HD": {"VN": "1.6", "SO": "coordinate"},
+        "SQ": [{"SN": c, "LN": int(n)} for c, n in contig_lengths.items()],
+        "PG": [{"ID": "genomelearn-simulate", "PN": "genomelearn.adna.simulate"}],
+    }
     tid = list(contig_lengths).index(mol.contig)
     md, nm = md_tags(sequences, mol.reference, mol.length)
     order = np.argsort(mol.start, kind="stable")
