@@ -33,15 +33,12 @@ if analysis_enabled("ancient_dna"):
         raise WorkflowError(str(exc))
 
 
-def adna_checked_sheet(wildcards):
-    """The sample sheet, once the CV folds it gives are checked: evaluated while the DAG is built,
-    so folds with too few individuals of a label stop the run before any job (extraction
-    included) starts, and only when the classifier is among the requested targets."""
-    try:
-        adna_support.check_folds(ADNA_SHEET, ADNA, ADNA_SHEET_PATH)
-    except InputError as exc:
-        raise WorkflowError(str(exc))
-    return ADNA_SHEET_PATH
+# the sample sheet once its CV folds are checked: evaluated while the DAG is built, so folds with
+# too few individuals of a label stop the run before any job (extraction included) starts, and
+# only when the classifier is among the requested targets
+adna_checked_sheet = lambda wc: adna_support.checked_sheet(
+    ADNA_SHEET, ADNA, ADNA_SHEET_PATH
+)
 
 
 adna_bam = lambda wc: adna_support.bam(ADNA_SHEET, wc.sample, input_path)
@@ -356,9 +353,7 @@ rule ancient_dna_threshold:
     conda:
         "../envs/ancient_dna.yaml"
     params:
-        bundle_dir=(
-            adna_support.bundle_dir(ADNA, ADNA_DECON_MODEL) if ADNA_SAMPLES else ""
-        ),
+        bundle_dir=lambda wc, input: input.bundle,
     script:
         "../scripts/ancient_dna_threshold.py"
 
@@ -485,7 +480,7 @@ rule ancient_dna_simulate:
             for s in ADNA_SAMPLES
             if ADNA_SHEET.loc[s, "reference"]
         },
-        outdir=f"{adna_support.SIMULATED}/bams",
+        outdir=lambda wc, output: output.undamaged.rsplit("/", 1)[0],
     script:
         "../scripts/ancient_dna_simulate.py"
 

@@ -139,3 +139,10 @@ def targets(cfg: dict, samples) -> list[str]:
     if cfg.get("pmdtools"):
         out.append(f"{RESULTS}/pmdtools_comparison.tsv")
     return out
+
+
+def checked_sheet(sheet, cfg: dict, sheet_file) -> str:
+    """``sheet_file`` after :func:`check_folds` (an input function of the splits rule, so the check
+    runs while the DAG is built and only when the classifier is requested)."""
+    check_folds(sheet, cfg, sheet_file)
+    return str(sheet_file)
