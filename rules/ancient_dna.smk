@@ -48,8 +48,8 @@ adna_index = lambda wc: adna_support.index(
 )
 adna_training = lambda wc: training_settings(
     {
-        **ADNA.get("models", {}).get("training", {}),
-        **ADNA.get("models", {}).get("overrides", {}).get(wc.model, {}),
+        **ADNA["models"]["training"],
+        **ADNA["models"]["overrides"][wc.model],
     }
 )
 adna_pmdtools_inputs = lambda wc: adna_support.pmdtools_inputs(
@@ -433,9 +433,9 @@ rule ancient_dna_pmdtools:
     conda:
         "../envs/ancient_dna.yaml"
     params:
-        comparisons=ADNA.get("pmdtools", {}),
-        pmd=ADNA.get("pmd", {}),
-        settings=ADNA.get("extraction", {}),
+        comparisons=ADNA["pmdtools"],
+        pmd=ADNA["pmd"],
+        settings=ADNA["extraction"],
         samples=ADNA_SAMPLES,
     script:
         "../scripts/ancient_dna_pmdtools.py"
