@@ -1,15 +1,19 @@
 # Ancient DNA authentication: sample sheet of BAMs -> per-read tables + damage profiles (one pass)
-# -> individual-level splits -> PMD-score and length-only baselines, read CNNs -> metrics (all and
-# length-matched) -> threshold at a target FPR -> decontaminated BAMs, contamination estimates,
-# comparison with PMDtools. Results under results/ancient_dna/.
+# -> individual-level K-fold CV folds -> PMD-score and length-only baselines, read CNNs per CV
+# round -> out-of-fold metrics with individual-bootstrap CIs (all, length-matched, 2-D matched) ->
+# model bundles (round split.bundle_fold) with the threshold at a target FPR -> decontaminated
+# BAMs, contamination estimates, comparison with PMDtools. With models.bundle: PATH, a given bundle
+# scores and decontaminates the samples and nothing trains. Results under results/ancient_dna/.
 from genomelearn.adna import workflow_support as adna_support
 from genomelearn.adna.samplesheet import load_sample_sheet as adna_load_sheet
 
-ADNA = config.get("ancient_dna", {})
+# schema defaults filled in (also when the block is absent: the rules below index it directly)
+ADNA = config.get("ancient_dna", {"enabled": False})
+validate(ADNA, workflow.source_path("../config/schemas/ancient_dna.schema.yaml"))
+ADNA_DECON_MODEL = ADNA["decontamination"]["model"]
 ADNA_DIR = adna_support.RESULTS
 ADNA_MODELS = adna_support.MODELS
 ADNA_SAMPLE_RE = "[A-Za-z0-9][A-Za-z0-9._-]*"
-ADNA_DECON_MODEL = ADNA.get("decontamination", {}).get("model", "ends_cnn")
 ADNA_SHEET_PATH = adna_support.sheet_path(ADNA, workflow.basedir)
 ADNA_SHEET = None
 ADNA_SAMPLES = []
@@ -23,6 +27,19 @@ if analysis_enabled("ancient_dna"):
         workflow.source_path("../config/schemas/ancient_samples.schema.yaml"),
     )
     ADNA_SAMPLES = list(ADNA_SHEET["sample"])
+    try:
+        ADNA_DECON_MODEL = adna_support.decontamination_model(ADNA)
+    except InputError as exc:
+        raise WorkflowError(str(exc))
+
+
+# the sample sheet once its CV folds are checked: evaluated while the DAG is built, so folds with
+# too few individuals of a label stop the run before any job (extraction included) starts, and
+# only when the classifier is among the requested targets
+adna_checked_sheet = lambda wc: adna_support.checked_sheet(
+    ADNA_SHEET, ADNA, ADNA_SHEET_PATH
+)
+
 
 adna_bam = lambda wc: adna_support.bam(ADNA_SHEET, wc.sample, input_path)
 adna_reference = lambda wc: adna_support.reference(ADNA_SHEET, wc.sample, input_path)
@@ -31,8 +48,8 @@ adna_index = lambda wc: adna_support.index(
 )
 adna_training = lambda wc: training_settings(
     {
-        **ADNA.get("models", {}).get("training", {}),
-        **ADNA.get("models", {}).get("overrides", {}).get(wc.model, {}),
+        **ADNA["models"]["training"],
+        **ADNA["models"]["overrides"][wc.model],
     }
 )
 adna_pmdtools_inputs = lambda wc: adna_support.pmdtools_inputs(
@@ -160,34 +177,13 @@ rule ancient_dna_multiqc_content:
         "../scripts/ancient_dna_multiqc.py"
 
 
-if analysis_enabled("ancient_dna"):
-    ALL_TARGETS.extend(
-        [
-            f"{ADNA_DIR}/multiqc/ancient_dna_damage_mqc.tsv",
-            f"{ADNA_DIR}/multiqc/ancient_dna_ct5p_mqc.yaml",
-        ]
-        + expand(
-            f"{ADNA_DIR}/mapdamage/{{sample}}/{{table}}",
-            sample=ADNA_SAMPLES,
-            table=[
-                "misincorporation.txt",
-                "5pCtoT_freq.txt",
-                "3pGtoA_freq.txt",
-                "lgdistribution.txt",
-            ],
-        )
-    )
-
-
 rule ancient_dna_splits:
     input:
         summaries=expand(f"{ADNA_DIR}/extraction/{{sample}}.json", sample=ADNA_SAMPLES),
-        sheet=ADNA_SHEET_PATH,
-        # too few individuals for the split: an error when the DAG is built, before any job
-        sizes_ok=lambda wc: check_adna_split(ADNA_SHEET, ADNA, ADNA_SHEET_PATH),
+        sheet=adna_checked_sheet,
     output:
         splits=report(
-            f"{ADNA_DIR}/splits.tsv",
+            adna_support.SPLITS,
             caption="../report/ancient_dna/splits.rst",
             category="Ancient DNA",
             subcategory="Classifier",
@@ -199,7 +195,7 @@ rule ancient_dna_splits:
     conda:
         "../envs/ancient_dna.yaml"
     params:
-        split=ADNA.get("split", {}),
+        split=ADNA["split"],
     script:
         "../scripts/ancient_dna_splits.py"
 
@@ -207,10 +203,10 @@ rule ancient_dna_splits:
 rule ancient_dna_baselines:
     input:
         reads=adna_support.reads(ADNA_SAMPLES),
-        splits=f"{ADNA_DIR}/splits.tsv",
+        splits=adna_support.SPLITS,
         sheet=ADNA_SHEET_PATH,
     output:
-        scores=f"{ADNA_DIR}/scores/baselines.parquet",
+        scores=adna_support.BASELINES,
     log:
         "logs/ancient_dna/baselines.log",
     benchmark:
@@ -218,23 +214,31 @@ rule ancient_dna_baselines:
     conda:
         "../envs/ancient_dna.yaml"
     params:
-        pmd=ADNA.get("pmd", {}),
-        length_model=ADNA.get("length_model", {}),
-        models=ADNA.get("models", {}),
-        seed=ADNA.get("split", {}).get("seed", 0),
+        pmd=ADNA["pmd"],
+        length_model=ADNA["length_model"],
+        models=ADNA["models"],
+        split=ADNA["split"],
+        seed=ADNA["split"]["seed"],
     script:
         "../scripts/ancient_dna_baselines.py"
 
 
+# the bundle round: trains, scores every read, writes the reusable bundle and the round's
+# out-of-fold scores
 rule ancient_dna_train_cnn:
     input:
         reads=adna_support.reads(ADNA_SAMPLES),
-        splits=f"{ADNA_DIR}/splits.tsv",
+        splits=adna_support.SPLITS,
         sheet=ADNA_SHEET_PATH,
     output:
-        model=f"{ADNA_DIR}/models/{{model}}.pt",
-        history=f"{ADNA_DIR}/models/{{model}}_history.tsv",
-        scores=f"{ADNA_DIR}/scores/{{model}}.parquet",
+        bundle_dir=directory(adna_support.MODEL_DIR),
+        scores=adna_support.MODEL_SCORES,
+        cv_scores=adna_support.CV_SCORES.replace(
+            "{fold}", str(ADNA["split"]["bundle_fold"])
+        ),
+        history=adna_support.CV_HISTORY.replace(
+            "{fold}", str(ADNA["split"]["bundle_fold"])
+        ),
     log:
         "logs/ancient_dna/train_{model}.log",
     benchmark:
@@ -243,15 +247,62 @@ rule ancient_dna_train_cnn:
         model="|".join(ADNA_MODELS),
     conda:
         "../envs/ancient_dna.yaml"
-    # one thread each: the two models train side by side on a 2-core machine (torch intra-op
+    # one thread each: the models train side by side on a 2-core machine (torch intra-op
     # threads contend badly when cores are shared)
     threads: 1
     resources:
         mem_mb=4000,
     params:
-        models=ADNA.get("models", {}),
+        fold=ADNA["split"]["bundle_fold"],
+        bundle=True,
+        split=ADNA["split"],
+        models=ADNA["models"],
         training=adna_training,
-        checkpoint_dir=f"{ADNA_DIR}/models/{{model}}_checkpoint",
+        extraction=ADNA["extraction"],
+        decontamination=ADNA["decontamination"],
+        checkpoint_dir=lambda wc: adna_support.CV_CHECKPOINT.format(
+            model=wc.model, fold=ADNA["split"]["bundle_fold"]
+        ),
+    script:
+        "../scripts/ancient_dna_train.py"
+
+
+# the other CV rounds: train, score the round's test individuals
+rule ancient_dna_cv_cnn:
+    input:
+        reads=adna_support.reads(ADNA_SAMPLES),
+        splits=adna_support.SPLITS,
+        sheet=ADNA_SHEET_PATH,
+    output:
+        cv_scores=adna_support.CV_SCORES,
+        history=adna_support.CV_HISTORY,
+    log:
+        "logs/ancient_dna/cv_{model}_fold{fold}.log",
+    benchmark:
+        "benchmarks/ancient_dna/cv_{model}_fold{fold}.tsv"
+    wildcard_constraints:
+        model="|".join(ADNA_MODELS),
+        fold="|".join(
+            str(f)
+            for f in range(ADNA["split"]["n_folds"])
+            if f != ADNA["split"]["bundle_fold"]
+        ),
+    conda:
+        "../envs/ancient_dna.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+    params:
+        fold=lambda wc: int(wc.fold),
+        bundle=False,
+        split=ADNA["split"],
+        models=ADNA["models"],
+        training=adna_training,
+        extraction=ADNA["extraction"],
+        decontamination=ADNA["decontamination"],
+        checkpoint_dir=lambda wc: adna_support.CV_CHECKPOINT.format(
+            model=wc.model, fold=wc.fold
+        ),
     script:
         "../scripts/ancient_dna_train.py"
 
@@ -259,13 +310,13 @@ rule ancient_dna_train_cnn:
 rule ancient_dna_evaluate:
     input:
         reads=adna_support.reads(ADNA_SAMPLES),
-        splits=f"{ADNA_DIR}/splits.tsv",
+        splits=adna_support.SPLITS,
         sheet=ADNA_SHEET_PATH,
-        baselines=f"{ADNA_DIR}/scores/baselines.parquet",
-        cnn=expand(f"{ADNA_DIR}/scores/{{model}}.parquet", model=ADNA_MODELS),
+        baselines=adna_support.BASELINES,
+        cv=adna_support.cv_outputs(ADNA),
     output:
         metrics=report(
-            f"{ADNA_DIR}/metrics.tsv",
+            adna_support.METRICS,
             caption="../report/ancient_dna/metrics.rst",
             category="Ancient DNA",
             subcategory="Classifier",
@@ -277,12 +328,11 @@ rule ancient_dna_evaluate:
             subcategory="Classifier",
         ),
         roc_matched=report(
-            f"{ADNA_DIR}/plots/roc_length_matched.png",
+            f"{ADNA_DIR}/plots/roc_length_2d_matched.png",
             caption="../report/ancient_dna/roc.rst",
             category="Ancient DNA",
             subcategory="Classifier",
         ),
-        threshold=f"{ADNA_DIR}/threshold.tsv",
     log:
         "logs/ancient_dna/evaluate.log",
     benchmark:
@@ -290,19 +340,62 @@ rule ancient_dna_evaluate:
     conda:
         "../envs/ancient_dna.yaml"
     params:
-        evaluation=ADNA.get("evaluation", {}),
-        pmd_threshold=ADNA.get("pmd", {}).get("threshold", 3.0),
-        decontamination=ADNA.get("decontamination", {}),
+        evaluation=ADNA["evaluation"],
+        pmd_threshold=ADNA["pmd"]["threshold"],
+        n_folds=ADNA["split"]["n_folds"],
     script:
         "../scripts/ancient_dna_evaluate.py"
+
+
+# with models.bundle: score the sheet's samples with the given bundle, train nothing
+rule ancient_dna_score_bundle:
+    input:
+        reads=adna_support.reads(ADNA_SAMPLES),
+        sheet=ADNA_SHEET_PATH,
+    output:
+        scores=f"{ADNA_DIR}/scores/bundle_{{model}}.parquet",
+    log:
+        "logs/ancient_dna/score_bundle_{model}.log",
+    benchmark:
+        "benchmarks/ancient_dna/score_bundle_{model}.tsv"
+    conda:
+        "../envs/ancient_dna.yaml"
+    params:
+        bundle_dir=lambda wc: adna_support.bundle_dir(ADNA, wc.model),
+        batch_size=ADNA["models"]["score_batch_size"],
+    script:
+        "../scripts/ancient_dna_score_bundle.py"
+
+
+rule ancient_dna_threshold:
+    input:
+        bundle=adna_support.bundle_dir(ADNA, ADNA_DECON_MODEL) if ADNA_SAMPLES else [],
+    output:
+        threshold=adna_support.THRESHOLD,
+    log:
+        "logs/ancient_dna/threshold.log",
+    conda:
+        "../envs/ancient_dna.yaml"
+    params:
+        bundle_dir=lambda wc, input: input.bundle,
+    script:
+        "../scripts/ancient_dna_threshold.py"
 
 
 rule ancient_dna_decontaminate:
     input:
         bam=adna_bam,
         reads=f"{ADNA_DIR}/reads/{{sample}}.parquet",
-        scores=f"{ADNA_DIR}/scores/{ADNA_DECON_MODEL}.parquet",
-        threshold=f"{ADNA_DIR}/threshold.tsv",
+        scores=(
+            (
+                adna_support.MODEL_SCORES.format(model=ADNA_DECON_MODEL)
+                if adna_support.given_bundle(ADNA) is None
+                else f"{ADNA_DIR}/scores/bundle_{ADNA_DECON_MODEL}.parquet"
+            )
+            if ADNA_SAMPLES
+            else []
+        ),
+        threshold=adna_support.THRESHOLD,
     output:
         bam=f"{ADNA_DIR}/{{sample}}.authentic.bam",
         bai=f"{ADNA_DIR}/{{sample}}.authentic.bam.bai",
@@ -316,7 +409,7 @@ rule ancient_dna_decontaminate:
     conda:
         "../envs/ancient_dna.yaml"
     params:
-        decontamination=ADNA.get("decontamination", {}),
+        decontamination=ADNA["decontamination"],
     script:
         "../scripts/ancient_dna_decontaminate.py"
 
@@ -326,12 +419,12 @@ rule ancient_dna_contamination:
         summaries=expand(
             f"{ADNA_DIR}/decontamination/{{sample}}.tsv", sample=ADNA_SAMPLES
         ),
-        threshold=f"{ADNA_DIR}/threshold.tsv",
+        threshold=adna_support.THRESHOLD,
         sheet=ADNA_SHEET_PATH,
-        splits=f"{ADNA_DIR}/splits.tsv",
+        splits=adna_support.SPLITS if adna_support.given_bundle(ADNA) is None else [],
     output:
         table=report(
-            f"{ADNA_DIR}/contamination.tsv",
+            adna_support.CONTAMINATION,
             caption="../report/ancient_dna/contamination.rst",
             category="Ancient DNA",
             subcategory="Decontamination",
@@ -349,7 +442,7 @@ rule ancient_dna_contamination:
 rule ancient_dna_pmdtools:
     input:
         unpack(adna_pmdtools_inputs),
-        threshold=f"{ADNA_DIR}/threshold.tsv",
+        threshold=adna_support.THRESHOLD,
     output:
         table=report(
             f"{ADNA_DIR}/pmdtools_comparison.tsv",
@@ -364,9 +457,90 @@ rule ancient_dna_pmdtools:
     conda:
         "../envs/ancient_dna.yaml"
     params:
-        comparisons=ADNA.get("pmdtools", {}),
-        pmd=ADNA.get("pmd", {}),
-        settings=ADNA.get("extraction", {}),
+        comparisons=ADNA["pmdtools"],
+        pmd=ADNA["pmd"],
+        settings=ADNA["extraction"],
         samples=ADNA_SAMPLES,
     script:
         "../scripts/ancient_dna_pmdtools.py"
+
+
+# controlled damage benchmark (gargammel-style): only damage differs between the classes
+rule ancient_dna_simulate:
+    input:
+        sheet=ADNA_SHEET_PATH,
+        splits=adna_support.SPLITS,
+        reads=adna_support.reads(ADNA_SAMPLES),
+        lengths=expand(f"{ADNA_DIR}/lengths/{{sample}}.tsv", sample=ADNA_SAMPLES),
+        damage=expand(f"{ADNA_DIR}/damage/{{sample}}.tsv", sample=ADNA_SAMPLES),
+        gargammel=(
+            [input_path(p) for p in ADNA["simulation"]["gargammel"].values()]
+            if adna_support.simulation_enabled(ADNA)
+            and analysis_enabled("ancient_dna")
+            else []
+        ),
+    output:
+        undamaged=f"{adna_support.SIMULATED}/bams/undamaged.bam",
+        manifest=f"{adna_support.SIMULATED}/conditions.tsv",
+        profiles=report(
+            f"{adna_support.SIMULATED}/damage_profiles.tsv",
+            caption="../report/ancient_dna/simulated_profiles.rst",
+            category="Ancient DNA",
+            subcategory="Simulated damage",
+        ),
+    log:
+        "logs/ancient_dna/simulate.log",
+    benchmark:
+        "benchmarks/ancient_dna/simulate.tsv"
+    conda:
+        "../envs/ancient_dna.yaml"
+    params:
+        simulation=ADNA["simulation"],
+        gargammel=lambda wc, input: dict(
+            zip(ADNA["simulation"]["gargammel"], input.gargammel)
+        ),
+        references=lambda wc: {
+            s: adna_support.reference(ADNA_SHEET, s, input_path)
+            for s in ADNA_SAMPLES
+            if ADNA_SHEET.loc[s, "reference"]
+        },
+        outdir=lambda wc, output: output.undamaged.rsplit("/", 1)[0],
+    script:
+        "../scripts/ancient_dna_simulate.py"
+
+
+rule ancient_dna_detection_curve:
+    input:
+        manifest=f"{adna_support.SIMULATED}/conditions.tsv",
+        bundles=expand(adna_support.MODEL_DIR, model=ADNA_MODELS),
+        sheet=ADNA_SHEET_PATH,
+        splits=adna_support.SPLITS,
+        reads=adna_support.reads(ADNA_SAMPLES),
+    output:
+        curve=report(
+            adna_support.DETECTION_CURVE,
+            caption="../report/ancient_dna/detection_curve.rst",
+            category="Ancient DNA",
+            subcategory="Simulated damage",
+        ),
+        figure=report(
+            f"{adna_support.SIMULATED}/detection_curve.png",
+            caption="../report/ancient_dna/detection_curve.rst",
+            category="Ancient DNA",
+            subcategory="Simulated damage",
+        ),
+    log:
+        "logs/ancient_dna/detection_curve.log",
+    benchmark:
+        "benchmarks/ancient_dna/detection_curve.tsv"
+    conda:
+        "../envs/ancient_dna.yaml"
+    params:
+        extraction=ADNA["extraction"],
+        pmd=ADNA["pmd"],
+        models=ADNA["models"],
+        length_model=ADNA["length_model"],
+        seed=ADNA["split"]["seed"],
+        n_bootstrap=ADNA["simulation"]["n_bootstrap"],
+    script:
+        "../scripts/ancient_dna_detection_curve.py"

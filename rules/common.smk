@@ -13,7 +13,6 @@ from genomelearn.io.inputs import (
     resolve_local,
 )
 from genomelearn.validation import (
-    check_adna_split,
     check_dataset_sizes,
     validate_config,
 )

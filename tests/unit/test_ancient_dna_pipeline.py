@@ -15,9 +15,21 @@ from genomelearn.adna.decontaminate import (
 )
 from genomelearn.adna.reads import ExtractionSettings, extract_table
 from genomelearn.adna.samplesheet import load_sample_sheet
-from genomelearn.adna.splits import assign_splits, balanced_sample, length_matched_indices
+from genomelearn.adna.splits import (
+    assign_folds,
+    assign_splits,
+    balanced_sample,
+    check_fold_sizes,
+    fold_roles,
+    length_matched_indices,
+)
 from genomelearn.errors import InputError
-from tests.unit.test_ancient_dna_support import random_reference, simulate_reads, write_bam, write_fasta
+from tests.unit.test_ancient_dna_support import (
+    random_reference,
+    simulate_reads,
+    write_bam,
+    write_fasta,
+)
 
 HEADER = "sample\tindividual\tbam\treference\tlabel\tlibrary\tudg\n"
 
@@ -144,3 +156,107 @@ def test_write_authentic_bam(tmp_path):
     with pytest.raises(InputError, match="another file"):
         write_authentic_bam(bam, tmp_path / "x.bam", np.array([500]), np.array([1.0]), 0.5, "s")
     assert not (tmp_path / "x.bam").exists()
+
+
+def _individuals(n_anc, n_mod, seed=0, unknown=0):
+    rng = np.random.default_rng(seed)
+    n = n_anc + n_mod + unknown
+    return pd.DataFrame({
+        "individual": [f"i{k}" for k in range(n)],
+        "label": ["ancient"] * n_anc + ["modern"] * n_mod + ["unknown"] * unknown,
+        "group": (["mt", "nuc"] * n)[:n],
+        "n_reads": rng.integers(3, 9000, n),
+    })
+
+
+def test_folds_stratified_balanced_and_every_individual_tested_once():
+    ind = _individuals(15, 17, unknown=2)
+    a = assign_folds(ind, 5, seed=1)
+    pd.testing.assert_frame_equal(a, assign_folds(ind, 5, seed=1))
+    assert set(a.loc[a["label"] == "unknown", "fold"]) == {-1}
+    lab = a[a["fold"] >= 0]
+    for label, part in lab.groupby("label"):
+        counts = np.bincount(part["fold"], minlength=5)
+        assert counts.max() - counts.min() <= 1  # individuals per label and fold differ by ≤ 1
+    for (_, _), stratum in lab.groupby(["label", "group"]):
+        assert stratum["fold"].nunique() == min(5, len(stratum))  # strata spread over folds
+    # each labelled individual is "test" in exactly one round, never in its own training set
+    roles = np.stack([fold_roles(a["fold"].to_numpy(), f, 5) for f in range(5)])
+    tested = (roles == "test").sum(axis=0)
+    assert (tested[a["fold"] >= 0] == 1).all() and (tested[a["fold"] < 0] == 0).all()
+    for f in range(5):
+        r = roles[f]
+        assert set(a.loc[r == "validation", "fold"]) == {(f + 1) % 5}
+        assert not set(a.loc[r == "train", "individual"]) & set(a.loc[r != "train", "individual"])
+    check_fold_sizes(a, 5, 3, "sheet.tsv")
+    with pytest.raises(InputError, match="at least 3 folds"):
+        assign_folds(ind, 2)
+
+
+def test_small_study_fails_before_training_naming_counts_and_sheet(tmp_path):
+    """A two-individual sheet (one ancient, one modern) cannot be cross-validated: the error names
+    the per-fold counts, the totals and the sample sheet; check_folds runs at DAG time."""
+    from genomelearn.adna.workflow_support import check_folds
+
+    p = _sheet(tmp_path, [["A1", "ind1", "a.bam", "", "ancient", "double", "none"],
+                          ["M1", "ind2", "m.bam", "", "modern", "double", "none"]])
+    sheet = load_sample_sheet(p)
+    cfg = {"split": {"n_folds": 5, "seed": 0, "min_individuals_per_label": 2}}
+    with pytest.raises(InputError) as err:
+        check_folds(sheet, cfg, p)
+    msg = str(err.value)
+    assert str(p) in msg and "ancient: [1, 0, 0, 0, 0]" in msg and "modern: [1, 0, 0, 0, 0]" in msg
+    assert "1 ancient, 1 modern" in msg and "n_folds" in msg
+
+
+def test_two_d_length_matching():
+    rng = np.random.default_rng(0)
+    n = 4000
+    y = rng.integers(0, 2, n)
+    read_length = np.where(y == 1, rng.integers(30, 80, n), rng.integers(60, 100, n))
+    frag = np.where(y == 1, read_length, rng.integers(60, 200, n))
+    m = length_matched_indices(np.c_[read_length, frag], y, bin_width=10, seed=0)
+    assert len(m) and y[m].sum() * 2 == len(m)
+    key = pd.DataFrame({"r": read_length[m] // 10, "f": frag[m] // 10, "y": y[m]})
+    per_bin = key.groupby(["r", "f", "y"]).size().unstack(fill_value=0)
+    assert (per_bin[0] == per_bin[1]).all()
+
+
+def test_individual_bootstrap_matches_sklearn_and_brackets_estimate():
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    from genomelearn.adna.pipeline import _ranking_metrics_weighted, individual_bootstrap
+
+    rng = np.random.default_rng(0)
+    ind = np.repeat(np.arange(20), 50)
+    y = (ind % 2).astype(int)
+    score = rng.normal(y * 0.8 + rng.normal(0, 0.5, 20)[ind], 1.0).round(1)  # ties, individual effects
+    order = np.argsort(-score, kind="stable")
+    s = score[order]
+    last = np.r_[np.flatnonzero(np.diff(s) != 0), len(s) - 1]
+    auroc, auprc = _ranking_metrics_weighted(y[order].astype(float), last, np.ones(len(y)))
+    assert auroc == pytest.approx(roc_auc_score(y, score))
+    assert auprc == pytest.approx(average_precision_score(y, score))
+    ci = individual_bootstrap(y, score, ind, n_boot=300, seed=0)
+    assert ci["auroc_low"] < auroc < ci["auroc_high"] and ci["auprc_low"] < auprc < ci["auprc_high"]
+    # one individual per class: resampling individuals cannot vary anything (a zero-width interval)
+    one = individual_bootstrap(np.r_[0, 0, 1, 1], np.r_[0.1, 0.6, 0.5, 0.9], np.r_[0, 0, 1, 1], 20)
+    assert one["auroc_low"] == one["auroc_high"] == 0.75
+
+
+def test_threshold_needs_three_validation_individuals_per_label():
+    from genomelearn.adna.pipeline import decontamination_threshold
+
+    rng = np.random.default_rng(0)
+    def frame(n_anc, n_mod):
+        rows = [(f"a{i}", 1) for i in range(n_anc) for _ in range(100)] + \
+               [(f"m{i}", 0) for i in range(n_mod) for _ in range(100)]
+        return pd.DataFrame({"individual": [r[0] for r in rows], "y": [r[1] for r in rows],
+                             "split": "validation", "library": "double", "group": "mtDNA"})
+    ok = frame(3, 4)
+    out = decontamination_threshold(ok, rng.random(len(ok)) + ok["y"].to_numpy(), 0.05)
+    assert out["estimate_applies"] and out["estimate_reason"] == "" and out["comparable"] == "double/mtDNA"
+    assert out["validation_ancient_individuals"] == 3 and out["validation_modern_individuals"] == 4
+    few = frame(3, 1)
+    out = decontamination_threshold(few, rng.random(len(few)) + few["y"].to_numpy(), 0.05)
+    assert not out["estimate_applies"] and "1 modern" in out["estimate_reason"] and "at least 3" in out["estimate_reason"]

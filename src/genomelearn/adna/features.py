@@ -8,7 +8,11 @@ to an even length so that max-pooling sees whole pairs); padded positions are al
 masked out by the model.
 
 The ``ends_cnn`` variant sees only the ``ends`` first and ``ends`` last bases of every read (2·ends
-positions, overlapping for reads shorter than that, never padded) and no length input: read and
+columns; column j < ends is base j from the 5' end, column 2·ends−1−k is base k from the 3' end, the
+same positions whatever the read length). In a read shorter than 2·ends the two windows overlap:
+each base is shown once, in the 5' window, and its column in the 3' window is masked (never
+repeated), so a base is never counted twice and the encoding of a position does not change with the
+read length (tested with reads of 25–60 bp). It has no length input: read and
 fragment length are invisible to it, so it cannot separate the classes by length, which in the
 default data differs between ancient (merged, short) and modern (long paired-end inserts, fixed
 read lengths) libraries for technical reasons a real contaminant in an ancient library does not
@@ -24,6 +28,9 @@ Channels (channels-first for Conv1d):
     7    exp(−d5 / 5), d5 = distance (bp) from the read's 5' end            [damage-aware]
     8    exp(−d3 / 5), d3 = distance (bp) from the read's 3' end            [damage-aware]
 Scalars (damage_cnn only): standardised log fragment length.
+``damage_nolength_cnn`` is the damage_cnn ablation without any length information: the same 9
+channels, no length scalar, and masked max-pooling only (masked mean pooling of the position
+channels exp(−d/5) gives ≈ 5/L, i.e. the read length).
 ends_cnn channels: 0 reference C, 1 reference G (reference base of a read base: the read base
 where it matches, else the C of a C→T or the G of a G→A), then channels 4–8 above as 2–6.
 """
@@ -40,8 +47,12 @@ from genomelearn.adna.reads import CODE_LUT, GAP, A, C, G, N, T
 
 PAD = 6  # base code of padding positions (codes 0-3 ACGT, 4 N)
 DAMAGE_NONE, DAMAGE_CT, DAMAGE_GA, DAMAGE_OTHER, DAMAGE_UNALIGNED = 0, 1, 2, 3, 4
-N_CHANNELS = {"read_cnn": 4, "damage_cnn": 9, "ends_cnn": 7}
-N_SCALARS = {"read_cnn": 0, "damage_cnn": 1, "ends_cnn": 0}
+N_CHANNELS = {"read_cnn": 4, "damage_cnn": 9, "damage_nolength_cnn": 9, "ends_cnn": 7}
+N_SCALARS = {"read_cnn": 0, "damage_cnn": 1, "damage_nolength_cnn": 0, "ends_cnn": 0}
+POOLING = {"read_cnn": "max_mean", "damage_cnn": "max_mean", "damage_nolength_cnn": "max", "ends_cnn": "max_mean"}
+#: version of the read encoding; a model bundle trained on another version is refused
+#: (2: ends_cnn masks the overlap of short reads instead of repeating bases; damage_nolength_cnn)
+FEATURE_VERSION = 2
 POSITION_SCALE = 5.0
 
 
@@ -72,7 +83,7 @@ class ReadArrays:
     def max_length(self) -> int:
         return self.bases.shape[1]
 
-    def take(self, idx: np.ndarray) -> "ReadArrays":
+    def take(self, idx: np.ndarray) -> ReadArrays:
         """Rows ``idx`` (a new ReadArrays)."""
         return ReadArrays(*(getattr(self, f)[idx] for f in ("bases", "damage", "read_length", "n_bases", "length")),
                           ends=self.ends)
@@ -81,13 +92,24 @@ class ReadArrays:
 def source_positions(read_length: np.ndarray, width: int, max_length: int, ends: int = 0) -> np.ndarray:
     """Position in the read (0-based from the 5' end) of each of the first ``width`` encoded
     columns, int64 (N, width); reads longer than ``max_length`` skip their middle. With ``ends``,
-    the first ``ends`` columns are the first bases and the next ``ends`` the last bases (clipped to
-    the read, so short reads repeat bases instead of being padded)."""
+    the first ``ends`` columns are the first bases and the next ``ends`` the last bases; columns
+    that :func:`ends_valid` masks (beyond a short read, or a base already in the 5' window) hold 0."""
     j = np.arange(width, dtype=np.int64)[None, :]
     rl = np.asarray(read_length, dtype=np.int64)[:, None]
     if ends:
-        return np.where(j < ends, np.minimum(j, rl - 1), np.maximum(rl - 2 * ends + j, 0))
+        return np.where(ends_valid(read_length, ends)[:, :width], np.where(j < ends, j, rl - 2 * ends + j), 0)
     return np.where((rl > max_length) & (j >= max_length // 2), rl - (max_length - j), j)
+
+
+def ends_valid(read_length: np.ndarray, ends: int) -> np.ndarray:
+    """bool (N, 2·ends): which columns of the ends-only encoding hold a base.
+
+    Column j < ends holds base j (if the read is longer than j); column ends + k holds base
+    L − ends + k from the 5' end, only if that base is not already in the 5' window (≥ ends): in
+    reads shorter than 2·ends the overlap is masked, never repeated."""
+    j = np.arange(2 * int(ends), dtype=np.int64)[None, :]
+    rl = np.asarray(read_length, dtype=np.int64)[:, None]
+    return np.where(j < ends, j < rl, rl - 2 * ends + j >= ends)
 
 
 def encode_reads(table, max_length: int = 150, chunk: int = 50000, ends: int = 0) -> ReadArrays:
@@ -115,12 +137,14 @@ def encode_reads(table, max_length: int = 150, chunk: int = 50000, ends: int = 0
     damage = np.zeros((n, max_length), dtype=np.uint8)
     read_len = np.diff(off)
     n_bases = np.full(n, max_length, np.int32) if ends else np.minimum(read_len, max_length).astype(np.int32)
+    if ends and n and read_len.min() < 1:
+        raise ValueError("encode_reads: empty read")
     j = np.arange(max_length, dtype=np.int64)[None, :]
     for s in range(0, n, chunk):
         e = min(n, s + chunk)
         rl = read_len[s:e, None]
         src = source_positions(read_len[s:e], max_length, max_length, ends)
-        valid = (j < np.minimum(rl, max_length)) | bool(ends)
+        valid = ends_valid(read_len[s:e], ends) if ends else j < np.minimum(rl, max_length)
         flat = off[s:e, None] + np.where(valid, src, 0)
         sc = CODE_LUT[seq[flat]]
         rc = CODE_LUT[ref[flat]]
@@ -151,8 +175,9 @@ class ReadSource:
 
     Args:
         arrays: encoded reads.
-        kind: ``"read_cnn"`` (4 base channels, no scalars), ``"damage_cnn"`` (9 channels, length) or
-            ``"ends_cnn"`` (9 channels, no length; arrays from ``encode_reads(..., ends=E)``).
+        kind: ``"read_cnn"`` (4 base channels, no scalars), ``"damage_cnn"`` (9 channels, length),
+            ``"damage_nolength_cnn"`` (9 channels, no length) or ``"ends_cnn"`` (7 channels, no
+            length; arrays from ``encode_reads(..., ends=E)``).
         targets: optional int64 (N,) labels (1 = ancient).
         length_mean, length_std: standardisation of log fragment length (from the training set).
     """
@@ -195,11 +220,12 @@ class ReadSource:
             j = np.arange(lb)
             x[:, :, 5] = np.where(j < a.ends, np.exp(-j / POSITION_SCALE), 0.0)[None, :]
             x[:, :, 6] = np.where(j >= a.ends, np.exp(-(2 * a.ends - 1 - j) / POSITION_SCALE), 0.0)[None, :]
+            x *= mask[:, :, None]  # masked columns (overlap of short reads) are all zero
         else:
             onehot = np.zeros((7, 4), dtype=np.float32)
             onehot[np.arange(4), np.arange(4)] = 1.0
             x[:, :, :4] = onehot[bases]
-        if self.kind == "damage_cnn":
+        if self.kind in ("damage_cnn", "damage_nolength_cnn"):
             x[:, :, 4] = dmg == DAMAGE_CT
             x[:, :, 5] = dmg == DAMAGE_GA
             x[:, :, 6] = dmg == DAMAGE_OTHER
@@ -219,3 +245,16 @@ class ReadSource:
         if self.targets is not None:
             out = out + (torch.from_numpy(self.targets[indices]),)
         return out
+
+
+def build_read_model(kind: str, filters: int = 32, kernel_size: int = 5, hidden: int = 16):
+    """A :class:`genomelearn.models.read_cnn.ReadCNN` for inputs of ``kind`` (input channels,
+    length scalar and pooling from :data:`N_CHANNELS`, :data:`N_SCALARS`, :data:`POOLING`).
+
+    Raises:
+        ValueError: for an unknown kind."""
+    from genomelearn.models.read_cnn import ReadCNN
+
+    if kind not in N_CHANNELS:
+        raise ValueError(f"unknown model {kind!r}; expected one of {sorted(N_CHANNELS)}")
+    return ReadCNN(N_CHANNELS[kind], N_SCALARS[kind], filters, kernel_size, hidden, pooling=POOLING[kind])

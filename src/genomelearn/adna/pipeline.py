@@ -7,7 +7,7 @@ scores, where larger also means "more likely ancient").
 from __future__ import annotations
 
 import os
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -35,7 +35,8 @@ def read_frame(table: pa.Table, sheet: pd.DataFrame, splits: pd.DataFrame) -> pd
 
     Returns:
         DataFrame (one row per read, table order) with the :data:`META_COLUMNS` plus individual,
-        label, group, library, split ("train"/"validation"/"test"/"none") and y (1/0/−1).
+        label, group, library, split (role in the final model: "train"/"validation"/"none"),
+        fold (CV fold, −1 unlabelled; when ``splits`` has one) and y (1/0/−1).
     """
     frame = table.select(META_COLUMNS).to_pandas()
     info = sheet.reset_index(drop=True)[["sample", "individual", "label", "group", "library"]]
@@ -43,8 +44,11 @@ def read_frame(table: pa.Table, sheet: pd.DataFrame, splits: pd.DataFrame) -> pd
     if frame["individual"].isna().any():
         missing = sorted(frame.loc[frame["individual"].isna(), "sample"].unique())
         raise InputError(f"read tables contain samples missing from the sample sheet: {missing}")
-    frame = frame.merge(splits[["individual", "split"]], on="individual", how="left", validate="many_to_one")
+    cols = ["individual", "split"] + (["fold"] if "fold" in splits.columns else [])
+    frame = frame.merge(splits[cols], on="individual", how="left", validate="many_to_one")
     frame["split"] = frame["split"].fillna("none")
+    if "fold" in frame.columns:
+        frame["fold"] = frame["fold"].fillna(-1).astype(np.int64)
     frame["y"] = frame["label"].map(LABEL_CODE).astype(np.int64)
     return frame
 
@@ -64,16 +68,20 @@ def train_read_model(
     train_config,
     checkpoint_dir=None,
     log: Callable[[str], None] | None = None,
+    fingerprint: str = "",
 ):
     """Train a read CNN (``kind`` = "read_cnn", "damage_cnn" or "ends_cnn") with the shared training loop.
 
     Training and validation reads are class-balanced within each group (caps
     ``max_train_reads_per_class`` / ``max_val_reads_per_class`` per group and class).
 
+    ``fingerprint`` (:func:`genomelearn.training.input_fingerprint` of all inputs and settings)
+    keeps a checkpoint of other inputs from being resumed.
+
     Returns:
         (model on CPU with the best weights, meta dict for :func:`score_reads`, FitResult).
     """
-    from genomelearn.models.read_cnn import build_model
+    from genomelearn.adna.features import build_read_model
     from genomelearn.training import classification_loss, fit, seed_everything
 
     log = log or (lambda m: None)
@@ -100,16 +108,17 @@ def train_read_model(
         "filters": int(model_settings.get("filters", 32)),
         "kernel_size": int(model_settings.get("kernel_size", 5)),
         "hidden": int(model_settings.get("hidden", 16)),
-        "n_train": int(len(train_idx)),
-        "n_validation": int(len(val_idx)),
+        "n_train": len(train_idx),
+        "n_validation": len(val_idx),
     }
     log(f"{kind}: {len(train_idx)} training reads ({int(y[train_idx].sum())} ancient), "
         f"{len(val_idx)} validation reads ({int(y[val_idx].sum())} ancient)")
     seed_everything(seed)
-    model = build_model(kind, meta["filters"], meta["kernel_size"], meta["hidden"])
+    model = build_read_model(kind, meta["filters"], meta["kernel_size"], meta["hidden"])
     src_tr = ReadSource(tr, kind, y[train_idx], meta["length_mean"], meta["length_std"])
     src_va = ReadSource(va, kind, y[val_idx], meta["length_mean"], meta["length_std"])
-    result = fit(model, src_tr, src_va, classification_loss, train_config, checkpoint_dir=checkpoint_dir, log=log)
+    result = fit(model, src_tr, src_va, classification_loss, train_config, checkpoint_dir=checkpoint_dir, log=log,
+                 fingerprint=fingerprint)
     meta["best_epoch"] = int(result.best_epoch)
     meta["device"] = result.device
     return model.cpu(), meta, result
@@ -157,43 +166,138 @@ def length_model_scores(model, length: np.ndarray) -> np.ndarray:
     return model.predict_proba(x)[:, 1]
 
 
-def evaluate(frame: pd.DataFrame, scores: Mapping[str, np.ndarray], thresholds: Mapping[str, float],
-             bin_width: int = 10, seed: int = 0):
-    """Test-set metrics of every model on all test reads and on length-matched subsets.
+def evaluation_subsets(frame: pd.DataFrame, idx: np.ndarray, bin_width: int = 10, seed: int = 0) -> dict:
+    """Evaluation subsets of the labelled reads ``idx`` (indices into ``frame``).
 
-    Subsets: ``all`` (every labelled read of the test individuals); ``length_matched`` (equal
-    class counts per ``bin_width`` bin of fragment length); ``read_length_matched`` (the same on
-    the number of bases the sequence models see).
+    ``all``; ``length_matched`` (equal class counts per ``bin_width`` bin of fragment length);
+    ``read_length_matched`` (the same on read length, what the sequence models see);
+    ``length_2d_matched`` (the same in joint read-length × fragment-length bins: neither length
+    separates the classes there).
+    """
+    y = frame["y"].to_numpy()[idx]
+    length = frame["length"].to_numpy()[idx]
+    read_length = frame["read_length"].to_numpy()[idx]
+    return {
+        "all": idx,
+        "length_matched": idx[length_matched_indices(length, y, bin_width, seed)],
+        "read_length_matched": idx[length_matched_indices(read_length, y, bin_width, seed)],
+        "length_2d_matched": idx[length_matched_indices(np.c_[read_length, length], y, bin_width, seed)],
+    }
+
+
+def _ranking_metrics_weighted(y_sorted: np.ndarray, last_of_tie: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+    """AUROC and AUPRC (average precision) of reads sorted by descending score, each read weighted
+    by ``w`` (its individual's bootstrap multiplicity); ties scored as in scikit-learn."""
+    tp = np.cumsum(w * y_sorted)[last_of_tie]
+    fp = np.cumsum(w * (1 - y_sorted))[last_of_tie]
+    if tp[-1] <= 0 or fp[-1] <= 0:
+        return float("nan"), float("nan")
+    tpr = np.r_[0.0, tp / tp[-1]]
+    fpr = np.r_[0.0, fp / fp[-1]]
+    auroc = float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))
+    precision = tp / np.maximum(tp + fp, 1e-300)
+    auprc = float(np.sum(np.diff(tpr) * precision))
+    return auroc, auprc
+
+
+def individual_bootstrap(y: np.ndarray, score: np.ndarray, individual: np.ndarray, n_boot: int = 200,
+                         seed: int = 0, level: float = 0.95) -> dict:
+    """Percentile confidence intervals of AUROC and AUPRC by bootstrapping individuals.
+
+    Individuals (not reads) are resampled with replacement within each label, so the interval
+    reflects between-individual variation; a read counts as many times as its individual is drawn.
+    Vectorised: one sort, then O(N) cumulative sums per replicate.
+
+    Args:
+        y: int (N,) 0/1. score: float (N,). individual: (N,) individual of each read.
+        n_boot: replicates. seed: RNG seed. level: interval coverage.
 
     Returns:
-        (metrics DataFrame: model, subset, n, n_ancient, n_modern, auroc, auprc, accuracy,
-        balanced_accuracy, threshold; {subset: test-read indices into frame}).
+        dict auroc_low, auroc_high, auprc_low, auprc_high (NaN without both classes).
+    """
+    y = np.asarray(y, dtype=np.int64)
+    nan = {k: float("nan") for k in ("auroc_low", "auroc_high", "auprc_low", "auprc_high")}
+    if len(y) == 0 or y.min() == y.max() or n_boot <= 0:
+        return nan
+    order = np.argsort(-np.asarray(score, dtype=np.float64), kind="stable")
+    s_sorted = np.asarray(score, dtype=np.float64)[order]
+    y_sorted = y[order].astype(np.float64)
+    last_of_tie = np.r_[np.flatnonzero(np.diff(s_sorted) != 0), len(s_sorted) - 1]
+    codes, uniq = pd.factorize(np.asarray(individual)[order])
+    ind_label = np.zeros(len(uniq), np.int64)
+    ind_label[codes] = y[order]
+    rng = np.random.default_rng(seed)
+    stats = []
+    for _ in range(int(n_boot)):
+        mult = np.zeros(len(uniq))
+        for lab in (0, 1):
+            members = np.flatnonzero(ind_label == lab)
+            np.add.at(mult, rng.choice(members, size=len(members), replace=True), 1.0)
+        stats.append(_ranking_metrics_weighted(y_sorted, last_of_tie, mult[codes]))
+    stats = np.asarray(stats)
+    a = (1 - level) / 2
+    lo = np.nanquantile(stats, a, axis=0)
+    hi = np.nanquantile(stats, 1 - a, axis=0)
+    return {"auroc_low": float(lo[0]), "auroc_high": float(hi[0]), "auprc_low": float(lo[1]), "auprc_high": float(hi[1])}
+
+
+def evaluate(frame: pd.DataFrame, scores: Mapping[str, np.ndarray], thresholds: Mapping[str, float],
+             bin_width: int = 10, seed: int = 0, reads: np.ndarray | None = None, n_boot: int = 200):
+    """Metrics of every model on the evaluated reads and on the length-matched subsets, with
+    individual-bootstrap CIs of AUROC and AUPRC (:func:`individual_bootstrap`).
+
+    Args:
+        frame: :func:`read_frame` output. scores: {model: float (N,)} (out-of-fold scores in CV).
+        thresholds: {model: threshold} for accuracy (default 0.5). bin_width, seed: subsets.
+        reads: indices of the evaluated reads (default: labelled reads of the "test" split).
+        n_boot: bootstrap replicates.
+
+    Returns:
+        (metrics DataFrame: model, subset, n, n_ancient, n_modern, n_ancient_individuals,
+        n_modern_individuals, auroc, auroc_low, auroc_high, auprc, auprc_low, auprc_high,
+        accuracy, balanced_accuracy, threshold; {subset: read indices into frame}).
     """
     from genomelearn.evaluation import binary_metrics
 
-    test = np.flatnonzero((frame["split"].to_numpy() == "test") & (frame["y"].to_numpy() >= 0))
     y = frame["y"].to_numpy()
-    subsets = {
-        "all": test,
-        "length_matched": test[length_matched_indices(frame["length"].to_numpy()[test], y[test], bin_width, seed)],
-        "read_length_matched": test[
-            length_matched_indices(frame["read_length"].to_numpy()[test], y[test], bin_width, seed)
-        ],
-    }
+    if reads is None:
+        reads = np.flatnonzero((frame["split"].to_numpy() == "test") & (y >= 0))
+    subsets = evaluation_subsets(frame, np.asarray(reads, dtype=np.int64), bin_width, seed)
+    individual = frame["individual"].to_numpy()
     rows = []
     for subset, idx in subsets.items():
+        n_ind = {lab: int(pd.unique(individual[idx][y[idx] == lab]).size) for lab in (0, 1)}
         for name, score in scores.items():
-            m = binary_metrics(y[idx], np.asarray(score)[idx], thresholds.get(name, 0.5))
+            sc = np.asarray(score)[idx]
+            m = binary_metrics(y[idx], sc, thresholds.get(name, 0.5))
+            ci = individual_bootstrap(y[idx], sc, individual[idx], n_boot, seed)
             rows.append({"model": name, "subset": subset, "n": m["n"], "n_ancient": int(y[idx].sum()),
-                         "n_modern": int((y[idx] == 0).sum()), "auroc": m["auroc"], "auprc": m["auprc"],
+                         "n_modern": int((y[idx] == 0).sum()), "n_ancient_individuals": n_ind[1],
+                         "n_modern_individuals": n_ind[0], "auroc": m["auroc"], **{k: ci[k] for k in ("auroc_low", "auroc_high")},
+                         "auprc": m["auprc"], **{k: ci[k] for k in ("auprc_low", "auprc_high")},
                          "accuracy": m["accuracy"], "balanced_accuracy": m["balanced_accuracy"],
                          "threshold": thresholds.get(name, 0.5)})
     return pd.DataFrame(rows), subsets
 
 
-def decontamination_threshold(frame: pd.DataFrame, score: np.ndarray, target_fpr: float) -> dict:
-    """Threshold at ``target_fpr`` on the modern validation reads, with keep rates on validation
-    and test reads of both classes (see :mod:`genomelearn.adna.decontaminate`)."""
+def decontamination_threshold(frame: pd.DataFrame, score: np.ndarray, target_fpr: float,
+                              min_individuals: int = 3) -> dict:
+    """Threshold at ``target_fpr`` on the modern validation reads, with the keep rates (TPR, FPR)
+    of the validation reads of both classes (see :mod:`genomelearn.adna.decontaminate`).
+
+    The contamination estimate ĉ borrows those keep rates; it is only trusted when they come from
+    at least ``min_individuals`` validation individuals of each label (keep rates vary between
+    individuals far more than between reads): otherwise ``estimate_applies`` is False and
+    ``estimate_reason`` says why.
+
+    Returns:
+        dict target_fpr, threshold, validation_{fpr,tpr}, validation_n_{modern,ancient} (reads),
+        validation_{modern,ancient}_individuals, estimate_applies (bool), estimate_reason (str),
+        comparable (";"-joined library/group pairs of the ancient validation individuals).
+
+    Raises:
+        InputError: when no modern validation read exists (no threshold can be chosen).
+    """
     from genomelearn.adna.decontaminate import threshold_at_fpr
 
     split = frame["split"].to_numpy()
@@ -204,9 +308,110 @@ def decontamination_threshold(frame: pd.DataFrame, score: np.ndarray, target_fpr
         raise InputError("no modern reads among the validation individuals: cannot choose a threshold")
     t = threshold_at_fpr(neg, target_fpr)
     out = {"target_fpr": float(target_fpr), "threshold": t}
-    for s in ("validation", "test"):
-        for label, name in ((0, "fpr"), (1, "tpr")):
-            sel = (split == s) & (y == label)
-            out[f"{s}_{name}"] = float(np.mean(score[sel] > t)) if sel.any() else float("nan")
-            out[f"{s}_n_{'modern' if label == 0 else 'ancient'}"] = int(sel.sum())
+    individual = frame["individual"].to_numpy()
+    for label, name in ((0, "fpr"), (1, "tpr")):
+        sel = (split == "validation") & (y == label)
+        word = "modern" if label == 0 else "ancient"
+        out[f"validation_{name}"] = float(np.mean(score[sel] > t)) if sel.any() else float("nan")
+        out[f"validation_n_{word}"] = int(sel.sum())
+        out[f"validation_{word}_individuals"] = int(pd.unique(individual[sel]).size)
+    short = [f"{out[f'validation_{w}_individuals']} {w}" for w in ("ancient", "modern")
+             if out[f"validation_{w}_individuals"] < min_individuals]
+    out["estimate_applies"] = not short
+    out["estimate_reason"] = (
+        "" if not short else
+        f"keep rates from only {' and '.join(short)} validation individual(s); the contamination "
+        f"estimate needs at least {min_individuals} per label"
+    )
+    anc = frame.loc[(split == "validation") & (y == 1), ["library", "group"]].drop_duplicates()
+    out["comparable"] = ";".join(sorted(f"{a}/{b}" for a, b in zip(anc["library"], anc["group"])))
     return out
+
+
+def cv_round(frame: pd.DataFrame, test_fold: int, n_folds: int) -> pd.DataFrame:
+    """``frame`` with ``split`` set to the roles of CV round ``test_fold``
+    (:func:`genomelearn.adna.splits.fold_roles`)."""
+    from genomelearn.adna.splits import fold_roles
+
+    out = frame.copy()
+    out["split"] = fold_roles(frame["fold"].to_numpy(), test_fold, n_folds)
+    return out
+
+
+# ---------------------------------------------------------------------------------- model bundles
+BUNDLE_FORMAT = "genomelearn-adna-bundle"
+BUNDLE_VERSION = 1
+
+
+def write_bundle(directory, model, meta: dict, threshold: dict, settings: dict, fingerprint: str) -> None:
+    """Write a reusable model bundle: ``weights.pt`` (state dict only) and ``bundle.json``
+    (format, kind, feature version, encoding/architecture meta, decontamination threshold with its
+    validation keep rates, settings, training-data fingerprint, sha256 of the weights)."""
+    import hashlib
+    import json
+    from pathlib import Path
+
+    import torch
+
+    from genomelearn import __version__
+    from genomelearn.adna.features import FEATURE_VERSION
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    weights = directory / "weights.pt"
+    torch.save(model.state_dict(), weights)
+    info = {
+        "format": BUNDLE_FORMAT, "bundle_version": BUNDLE_VERSION, "kind": meta["kind"],
+        "feature_version": FEATURE_VERSION, "genomelearn_version": __version__, "meta": meta,
+        "threshold": threshold, "settings": settings, "training_fingerprint": fingerprint,
+        "weights_sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
+    }
+    (directory / "bundle.json").write_text(json.dumps(info, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def load_bundle(directory):
+    """Load a model bundle written by :func:`write_bundle`.
+
+    The JSON metadata is checked first (format, feature version, kind, weights checksum); only then
+    are the weights read, with ``torch.load(weights_only=True)``.
+
+    Returns:
+        (model in eval mode on CPU, bundle dict).
+
+    Raises:
+        InputError: naming the bundle when it is missing, not a bundle, from another feature
+            version, of an unknown kind, or its weights do not match their checksum.
+    """
+    import hashlib
+    import json
+    from pathlib import Path
+
+    import torch
+
+    from genomelearn.adna.features import FEATURE_VERSION, N_CHANNELS, build_read_model
+
+    directory = Path(directory)
+    path = directory / "bundle.json"
+    if not path.is_file():
+        raise InputError(f"model bundle {directory}: no bundle.json (train one with the workflow: "
+                         f"results/ancient_dna/models/<model>/)")
+    try:
+        info = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise InputError(f"model bundle {path}: not valid JSON ({exc})") from exc
+    if not isinstance(info, dict) or info.get("format") != BUNDLE_FORMAT:
+        raise InputError(f"model bundle {path}: not a genomelearn ancient-DNA model bundle")
+    if info.get("feature_version") != FEATURE_VERSION:
+        raise InputError(
+            f"model bundle {path}: trained on feature version {info.get('feature_version')}, this genomelearn "
+            f"encodes reads as feature version {FEATURE_VERSION}; retrain the bundle with this version"
+        )
+    if info.get("kind") not in N_CHANNELS:
+        raise InputError(f"model bundle {path}: unknown model kind {info.get('kind')!r}")
+    weights = directory / "weights.pt"
+    if not weights.is_file() or hashlib.sha256(weights.read_bytes()).hexdigest() != info.get("weights_sha256"):
+        raise InputError(f"model bundle {directory}: weights.pt missing or not the one bundle.json describes")
+    meta = info["meta"]
+    model = build_read_model(info["kind"], meta["filters"], meta["kernel_size"], meta["hidden"])
+    model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    return model.eval(), info

@@ -9,7 +9,10 @@ damage-aware variant is the same network with 9 input channels (bases, C→T / G
 indicators, distances from both ends) and the log fragment length concatenated before the dense
 layer (see :mod:`genomelearn.adna.features`). The ends-only variant (``ends_cnn``, 7 channels) is
 the same network fed only the first and last bases of each read, as reference-C/G, mismatch and
-position channels, without read bases or length (a learned, length-blind PMD score).
+position channels, without read bases or length (a learned, length-blind PMD score). With
+``pooling="max"`` the masked mean pooling is left out (the mean of a position channel over a read
+gives its length); the input width and scalars are parameters (the encodings live in
+:mod:`genomelearn.adna.features`, which builds the models with ``build_read_model``).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ class ReadCNN(nn.Module):
         kernel_size: convolution width (5).
         hidden: dense layer width (16).
         n_classes: output classes (2: modern, ancient).
+        pooling: ``"max_mean"`` (masked max and mean pooling) or ``"max"`` (masked max pooling only).
 
     Forward:
         x: float32 (B, C, L) with L even; mask: bool (B, L), True at read positions;
@@ -36,16 +40,19 @@ class ReadCNN(nn.Module):
     """
 
     def __init__(self, in_channels: int = 4, n_scalars: int = 0, filters: int = 32, kernel_size: int = 5,
-                 hidden: int = 16, n_classes: int = 2):
+                 hidden: int = 16, n_classes: int = 2, pooling: str = "max_mean"):
         super().__init__()
         if kernel_size % 2 != 1:
             raise ValueError("kernel_size must be odd (same-length convolutions)")
+        if pooling not in ("max_mean", "max"):
+            raise ValueError(f"pooling must be 'max_mean' or 'max', got {pooling!r}")
+        self.pooling = pooling
         self.in_channels = in_channels
         self.n_scalars = n_scalars
         self.conv1 = nn.Conv1d(in_channels, filters, kernel_size, padding=kernel_size // 2)
         self.conv2 = nn.Conv1d(filters, filters, kernel_size, padding=kernel_size // 2)
         self.pool = nn.MaxPool1d(2)
-        self.dense = nn.Linear(2 * filters + n_scalars, hidden)
+        self.dense = nn.Linear((2 if pooling == "max_mean" else 1) * filters + n_scalars, hidden)
         self.out = nn.Linear(hidden, n_classes)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor, scalars: torch.Tensor | None = None) -> torch.Tensor:
@@ -60,18 +67,12 @@ class ReadCNN(nn.Module):
         valid = pm > 0
         h_max = h.masked_fill(~valid, float("-inf")).amax(dim=-1)
         h_max = torch.where(torch.isfinite(h_max), h_max, torch.zeros_like(h_max))
-        h_mean = (h * pm).sum(dim=-1) / pm.sum(dim=-1).clamp(min=1.0)
-        z = torch.cat([h_max, h_mean], dim=1)
+        if self.pooling == "max":
+            z = h_max
+        else:
+            h_mean = (h * pm).sum(dim=-1) / pm.sum(dim=-1).clamp(min=1.0)
+            z = torch.cat([h_max, h_mean], dim=1)
         if self.n_scalars:
             z = torch.cat([z, scalars.to(z.dtype)], dim=1)
         return self.out(F.relu(self.dense(z)))
 
-
-def build_model(kind: str, filters: int = 32, kernel_size: int = 5, hidden: int = 16) -> ReadCNN:
-    """``"read_cnn"`` (one-hot bases), ``"damage_cnn"`` (bases + damage channels + length) or
-    ``"ends_cnn"`` (bases + damage channels of the read ends, no length)."""
-    from genomelearn.adna.features import N_CHANNELS, N_SCALARS
-
-    if kind not in N_CHANNELS:
-        raise ValueError(f"unknown model {kind!r}; expected one of {sorted(N_CHANNELS)}")
-    return ReadCNN(N_CHANNELS[kind], N_SCALARS[kind], filters, kernel_size, hidden)
