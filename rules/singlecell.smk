@@ -14,6 +14,7 @@ SC_BENCH = sc_support.BENCH
 SC_SETTINGS = sc_support.settings(SC)
 SC_TARGETS = sc_support.targets(SC)
 SC_SUMMARY = sc_support.summary_outputs()
+SC_SEEDS = SC_SETTINGS["seeds"]  # one job trains every seed (fewer, longer jobs on small data)
 
 
 if analysis_enabled("singlecell"):
@@ -71,22 +72,21 @@ rule singlecell_train_autoencoder:
     input:
         h5ad=f"{SC_DIR}/omics/{{omic}}/preprocessed.h5ad",
     output:
-        embedding=f"{SC_DIR}/omics/{{omic}}/ae/seed{{seed}}/ae.parquet",
-        model=f"{SC_DIR}/omics/{{omic}}/ae/seed{{seed}}/ae_model.pt",
-        history=f"{SC_DIR}/omics/{{omic}}/ae/seed{{seed}}/ae_history.tsv",
+        embeddings=[f"{SC_DIR}/omics/{{omic}}/ae/seed{s}/ae.parquet" for s in SC_SEEDS],
+        models=[f"{SC_DIR}/omics/{{omic}}/ae/seed{s}/ae_model.pt" for s in SC_SEEDS],
+        histories=[f"{SC_DIR}/omics/{{omic}}/ae/seed{s}/ae_history.tsv" for s in SC_SEEDS],
     log:
-        f"{SC_LOG}/singlecell_train_autoencoder.{{omic}}.seed{{seed}}.log",
+        f"{SC_LOG}/singlecell_train_autoencoder.{{omic}}.log",
     benchmark:
-        f"{SC_BENCH}/singlecell_train_autoencoder.{{omic}}.seed{{seed}}.tsv"
+        f"{SC_BENCH}/singlecell_train_autoencoder.{{omic}}.tsv"
     conda:
         "../envs/singlecell.yaml"
     threads: SC_SETTINGS["train_threads"]
     params:
         settings=sc_support.autoencoder_settings(SC, "autoencoder"),
-        training=lambda wc: training_settings(
-            {**sc_support.training_overrides(SC, "autoencoder"), "seed": int(wc.seed)}
-        ),
-        checkpoints=f"{SC_DIR}/checkpoints/ae_{{omic}}_seed{{seed}}",
+        training=training_settings(sc_support.training_overrides(SC, "autoencoder")),
+        seeds=SC_SEEDS,
+        checkpoints=f"{SC_DIR}/checkpoints/ae_{{omic}}",
     script:
         "../scripts/singlecell_train_autoencoder.py"
 
@@ -137,22 +137,21 @@ rule singlecell_train_multimodal_autoencoder:
     input:
         unpack(lambda wc: sc_support.preprocessed(SC, wc.dataset)),
     output:
-        embedding=f"{SC_DIR}/joint/ae/seed{{seed}}/ae.parquet",
-        model=f"{SC_DIR}/joint/ae/seed{{seed}}/ae_model.pt",
-        history=f"{SC_DIR}/joint/ae/seed{{seed}}/ae_history.tsv",
+        embeddings=[f"{SC_DIR}/joint/ae/seed{s}/ae.parquet" for s in SC_SEEDS],
+        models=[f"{SC_DIR}/joint/ae/seed{s}/ae_model.pt" for s in SC_SEEDS],
+        histories=[f"{SC_DIR}/joint/ae/seed{s}/ae_history.tsv" for s in SC_SEEDS],
     log:
-        f"{SC_LOG}/singlecell_train_multimodal_autoencoder.seed{{seed}}.log",
+        f"{SC_LOG}/singlecell_train_multimodal_autoencoder.log",
     benchmark:
-        f"{SC_BENCH}/singlecell_train_multimodal_autoencoder.seed{{seed}}.tsv"
+        f"{SC_BENCH}/singlecell_train_multimodal_autoencoder.tsv"
     conda:
         "../envs/singlecell.yaml"
     threads: SC_SETTINGS["train_threads"]
     params:
         settings=sc_support.autoencoder_settings(SC, "multimodal_autoencoder"),
-        training=lambda wc: training_settings(
-            {**sc_support.training_overrides(SC, "multimodal_autoencoder"), "seed": int(wc.seed)}
-        ),
-        checkpoints=f"{SC_DIR}/checkpoints/ae_joint_seed{{seed}}",
+        training=training_settings(sc_support.training_overrides(SC, "multimodal_autoencoder")),
+        seeds=SC_SEEDS,
+        checkpoints=f"{SC_DIR}/checkpoints/ae_joint",
     script:
         "../scripts/singlecell_train_multimodal_autoencoder.py"
 
@@ -181,20 +180,21 @@ rule singlecell_scvi:
     input:
         unpack(lambda wc: sc_support.preprocessed(SC, wc.dataset)),
     output:
-        embedding=sc_support.peer_output("{dataset}", "scvi", "{seed}"),
-        history=sc_support.peer_output("{dataset}", "scvi", "{seed}").replace(
-            "embedding.parquet", "history.tsv"
-        ),
+        embeddings=[sc_support.peer_output("{dataset}", "scvi", s) for s in SC_SEEDS],
+        histories=[
+            sc_support.peer_output("{dataset}", "scvi", s).replace("embedding.parquet", "history.tsv")
+            for s in SC_SEEDS
+        ],
     log:
-        f"{SC_LOG}/singlecell_scvi.seed{{seed}}.log",
+        f"{SC_LOG}/singlecell_scvi.log",
     benchmark:
-        f"{SC_BENCH}/singlecell_scvi.seed{{seed}}.tsv"
+        f"{SC_BENCH}/singlecell_scvi.tsv"
     conda:
         "../envs/singlecell.yaml"
     threads: SC_SETTINGS["train_threads"]
     params:
         settings=sc_support.peer_settings(SC, "scvi"),
-        seed=lambda wc: int(wc.seed),
+        seeds=SC_SEEDS,
     script:
         "../scripts/singlecell_peers.py"
 
@@ -204,16 +204,16 @@ rule singlecell_mofa:
     input:
         unpack(lambda wc: sc_support.preprocessed(SC, wc.dataset)),
     output:
-        embedding=sc_support.peer_output("{dataset}", "mofa", "{seed}"),
+        embeddings=[sc_support.peer_output("{dataset}", "mofa", s) for s in SC_SEEDS],
     log:
-        f"{SC_LOG}/singlecell_mofa.seed{{seed}}.log",
+        f"{SC_LOG}/singlecell_mofa.log",
     benchmark:
-        f"{SC_BENCH}/singlecell_mofa.seed{{seed}}.tsv"
+        f"{SC_BENCH}/singlecell_mofa.tsv"
     conda:
         "../envs/singlecell.yaml"
     params:
         settings=sc_support.peer_settings(SC, "mofa"),
-        seed=lambda wc: int(wc.seed),
+        seeds=SC_SEEDS,
     script:
         "../scripts/singlecell_peers.py"
 
