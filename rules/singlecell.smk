@@ -14,7 +14,9 @@ SC_BENCH = sc_support.BENCH
 SC_SETTINGS = sc_support.settings(SC)
 SC_TARGETS = sc_support.targets(SC)
 SC_SUMMARY = sc_support.summary_outputs()
-SC_SEEDS = SC_SETTINGS["seeds"]  # one job trains every seed (fewer, longer jobs on small data)
+SC_SEEDS = SC_SETTINGS[
+    "seeds"
+]  # one job trains every seed (fewer, longer jobs on small data)
 
 
 if analysis_enabled("singlecell"):
@@ -74,7 +76,9 @@ rule singlecell_train_autoencoder:
     output:
         embeddings=[f"{SC_DIR}/omics/{{omic}}/ae/seed{s}/ae.parquet" for s in SC_SEEDS],
         models=[f"{SC_DIR}/omics/{{omic}}/ae/seed{s}/ae_model.pt" for s in SC_SEEDS],
-        histories=[f"{SC_DIR}/omics/{{omic}}/ae/seed{s}/ae_history.tsv" for s in SC_SEEDS],
+        histories=[
+            f"{SC_DIR}/omics/{{omic}}/ae/seed{s}/ae_history.tsv" for s in SC_SEEDS
+        ],
     log:
         f"{SC_LOG}/singlecell_train_autoencoder.{{omic}}.log",
     benchmark:
@@ -149,7 +153,9 @@ rule singlecell_train_multimodal_autoencoder:
     threads: SC_SETTINGS["train_threads"]
     params:
         settings=sc_support.autoencoder_settings(SC, "multimodal_autoencoder"),
-        training=training_settings(sc_support.training_overrides(SC, "multimodal_autoencoder")),
+        training=training_settings(
+            sc_support.training_overrides(SC, "multimodal_autoencoder")
+        ),
         seeds=SC_SEEDS,
         checkpoints=f"{SC_DIR}/checkpoints/ae_joint",
     script:
@@ -182,7 +188,9 @@ rule singlecell_scvi:
     output:
         embeddings=[sc_support.peer_output("{dataset}", "scvi", s) for s in SC_SEEDS],
         histories=[
-            sc_support.peer_output("{dataset}", "scvi", s).replace("embedding.parquet", "history.tsv")
+            sc_support.peer_output("{dataset}", "scvi", s).replace(
+                "embedding.parquet", "history.tsv"
+            )
             for s in SC_SEEDS
         ],
     log:

@@ -12,14 +12,24 @@ def main(smk):
     if rule == "singlecell_scanpy":
         scanpy_step(h5ads, smk.output.embedding, smk.params.settings, smk.params.seed, log=log)
     elif rule == "singlecell_scvi":
-        for seed, embedding, history in zip(smk.params.seeds, smk.output.embeddings, smk.output.histories):
-            scvi_step(h5ads, embedding, history, smk.params.settings, seed, threads=smk.threads, log=log)
+        for seed, embedding, history in zip(
+            smk.params.seeds, smk.output.embeddings, smk.output.histories
+        ):
+            scvi_step(
+                h5ads, embedding, history, smk.params.settings, seed, threads=smk.threads, log=log
+            )
     elif rule == "singlecell_mofa":
         for seed, embedding in zip(smk.params.seeds, smk.output.embeddings):
             mofa_step(h5ads, embedding, smk.params.settings, seed, log=log)
     elif rule == "singlecell_wnn":
-        wnn_step(smk.input.cells, dict(zip(smk.params.omics, smk.input.pcas)), smk.output.graph,
-                 smk.params.n_neighbors, smk.params.seed, log=log)
+        wnn_step(
+            smk.input.cells,
+            dict(zip(smk.params.omics, smk.input.pcas)),
+            smk.output.graph,
+            smk.params.n_neighbors,
+            smk.params.seed,
+            log=log,
+        )
     else:
         raise ValueError(f"singlecell_peers.py: unknown rule {rule}")
 

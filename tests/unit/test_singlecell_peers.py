@@ -40,12 +40,18 @@ def test_negative_binomial_nll_matches_scipy_and_zinb_reduces_to_nb():
     want = -stats.nbinom.logpmf(x, theta, theta / (theta + mu))
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
     never = torch.full((4, 6), -30.0)  # zero-inflation probability ~ 0
-    zinb = negative_binomial_nll(torch.tensor(x), torch.tensor(mu), torch.tensor(theta), never).numpy()
+    zinb = negative_binomial_nll(
+        torch.tensor(x), torch.tensor(mu), torch.tensor(theta), never
+    ).numpy()
     np.testing.assert_allclose(zinb, want, rtol=1e-4, atol=1e-4)
     pi = 0.3  # P(0) = pi + (1 - pi) NB(0)
     half = torch.full((4, 6), float(np.log(pi / (1 - pi))))
-    zero = negative_binomial_nll(torch.zeros(4, 6), torch.tensor(mu), torch.tensor(theta), half).numpy()
-    np.testing.assert_allclose(zero, -np.log(pi + (1 - pi) * stats.nbinom.pmf(0, theta, theta / (theta + mu))), rtol=1e-4)
+    zero = negative_binomial_nll(
+        torch.zeros(4, 6), torch.tensor(mu), torch.tensor(theta), half
+    ).numpy()
+    np.testing.assert_allclose(
+        zero, -np.log(pi + (1 - pi) * stats.nbinom.pmf(0, theta, theta / (theta + mu))), rtol=1e-4
+    )
 
 
 def test_count_preprocessing_keeps_raw_counts_and_defaults_to_nb():
@@ -63,7 +69,9 @@ def test_count_autoencoder_learns_cell_types_and_is_deterministic():
     counts, labels = _nb_counts()
     X = np.log1p(counts / counts.sum(1, keepdims=True) * 1e4).astype(np.float32)
     settings = embed.AutoencoderSettings(hidden=[32], bottleneck=4, dropout=0.0)
-    train = TrainConfig(max_epochs=40, batch_size=32, patience=40, device="cpu", learning_rate=3e-3)
+    train = TrainConfig(
+        max_epochs=40, batch_size=32, patience=40, device="cpu", learning_rate=3e-3
+    )
     m1, e1, r1 = embed.train_autoencoder(X, "nb", settings, train, counts=counts)
     _, e2, _ = embed.train_autoencoder(X, "nb", settings, train, counts=counts)
     assert isinstance(m1, CountAutoencoder) and e1.shape == (180, 4)
@@ -96,8 +104,13 @@ def test_resolution_search_picks_the_best_nmi_and_graph_metrics_are_defined():
     centres = rng.normal(0, 5, size=(4, 5))
     E = (centres[pd.Categorical(labels).codes] + rng.normal(size=(160, 5))).astype(np.float32)
     ref = {"rna": graphs.euclidean_knn(E, 14)[0]}
-    row, clusters, graph = pipeline.evaluate_seed("pca", ["rna"], labels, ref, 0, 15, [0.05, 0.5, 1.0, 3.0], embedding=E)
-    nmis = [metrics.clustering_agreement(labels, embed.leiden_clusters(graph, r, 0))["nmi"] for r in (0.05, 0.5, 1.0, 3.0)]
+    row, _, graph = pipeline.evaluate_seed(
+        "pca", ["rna"], labels, ref, 0, 15, [0.05, 0.5, 1.0, 3.0], embedding=E
+    )
+    nmis = [
+        metrics.clustering_agreement(labels, embed.leiden_clusters(graph, r, 0))["nmi"]
+        for r in (0.05, 0.5, 1.0, 3.0)
+    ]
     assert row["nmi"] == pytest.approx(max(nmis)) and row["resolution"] in (0.05, 0.5, 1.0, 3.0)
     for key in ("silhouette_label", "isolated_labels", "clisi"):
         assert 0.5 < row[key] <= 1.0
@@ -107,18 +120,25 @@ def test_resolution_search_picks_the_best_nmi_and_graph_metrics_are_defined():
 
 
 def test_interval_table_and_paired_verdict():
-    seeds = pd.DataFrame({
-        "dataset": "d", "method": ["ae"] * 5 + ["pca"] * 5, "seed": list(range(5)) * 2,
-        "scib_bio": [0.60, 0.62, 0.61, 0.63, 0.64, 0.50, 0.52, 0.51, 0.53, 0.54],
-        "ari": [0.1, 0.3, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2], "nmi": 0.5,
-    })
+    seeds = pd.DataFrame(
+        {
+            "dataset": "d",
+            "method": ["ae"] * 5 + ["pca"] * 5,
+            "seed": list(range(5)) * 2,
+            "scib_bio": [0.60, 0.62, 0.61, 0.63, 0.64, 0.50, 0.52, 0.51, 0.53, 0.54],
+            "ari": [0.1, 0.3, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2],
+            "nmi": 0.5,
+        }
+    )
     table = pipeline.interval_table(seeds, columns=("scib_bio",)).set_index("method")
     v = np.array([0.60, 0.62, 0.61, 0.63, 0.64])
     half = stats.t.ppf(0.975, 4) * v.std(ddof=1) / np.sqrt(5)
     assert table.loc["ae", "scib_bio_mean"] == pytest.approx(v.mean())
     assert table.loc["ae", "scib_bio_ci_high"] == pytest.approx(v.mean() + half)
     verdict = pipeline.verdict_table(seeds, baselines=("pca",)).set_index("metric")
-    assert verdict.loc["scib_bio", "verdict"] == "better" and verdict.loc["scib_bio", "difference"] == pytest.approx(0.1)
+    assert verdict.loc["scib_bio", "verdict"] == "better" and verdict.loc[
+        "scib_bio", "difference"
+    ] == pytest.approx(0.1)
     assert verdict.loc["ari", "verdict"] == "no clear difference"
 
 
@@ -138,8 +158,12 @@ def test_scanpy_peer_is_scale_then_pca(tmp_path):
     import scanpy as sc
 
     rng = np.random.default_rng(4)
-    X = rng.normal(size=(60, 12)).astype(np.float32) * rng.uniform(0.1, 5, size=12).astype(np.float32)
-    ad.AnnData(X, obs=pd.DataFrame(index=[f"c{i}" for i in range(60)])).write_h5ad(tmp_path / "a.h5ad")
+    X = rng.normal(size=(60, 12)).astype(np.float32) * rng.uniform(0.1, 5, size=12).astype(
+        np.float32
+    )
+    ad.AnnData(X, obs=pd.DataFrame(index=[f"c{i}" for i in range(60)])).write_h5ad(
+        tmp_path / "a.h5ad"
+    )
     cells, emb = peers.scanpy_embedding({"rna": str(tmp_path / "a.h5ad")}, n_comps=5)
     ref = ad.AnnData(X.copy())
     sc.pp.scale(ref, max_value=10)

@@ -20,7 +20,7 @@ are rows of ``metrics.tsv`` with that reason.
 from __future__ import annotations
 
 import warnings
-from typing import Mapping
+from collections.abc import Mapping
 
 import anndata as ad
 import numpy as np
@@ -53,7 +53,11 @@ def availability(peer: str, omic_specs: Mapping[str, Mapping], enabled: bool = T
     if not _installed(module):
         return f"{module} is not installed (pip install genomelearn[peers])"
     if peer == "scvi":
-        counted = [o for o, s in omic_specs.items() if s["type"] == "expression" and s["values"] == "counts"]
+        counted = [
+            o
+            for o, s in omic_specs.items()
+            if s["type"] == "expression" and s["values"] == "counts"
+        ]
         if len(omic_specs) > 1:
             return "multi-omics dataset: scVI models one RNA count matrix (use it per omic, not joint)"
         if not counted:
@@ -67,7 +71,9 @@ def _dense(X) -> np.ndarray:
     return mean_impute(X.toarray() if sp.issparse(X) else np.asarray(X, dtype=np.float32))
 
 
-def scanpy_embedding(h5ads: Mapping[str, str], n_comps: int = 50, seed: int = 0) -> tuple[pd.Index, np.ndarray]:
+def scanpy_embedding(
+    h5ads: Mapping[str, str], n_comps: int = 50, seed: int = 0
+) -> tuple[pd.Index, np.ndarray]:
     """scanpy's standard embedding of the preprocessed omics (see the module docstring).
 
     Args:
@@ -98,8 +104,15 @@ def scanpy_embedding(h5ads: Mapping[str, str], n_comps: int = 50, seed: int = 0)
     return cells, np.asarray(holder.obsm["X_pca"], dtype=np.float32)
 
 
-def scvi_embedding(h5ad: str, n_latent: int = 10, seed: int = 0, max_epochs: int = 50, batch_size: int = 128,
-                   threads: int = 1, log=None) -> tuple[pd.Index, np.ndarray, pd.DataFrame]:
+def scvi_embedding(
+    h5ad: str,
+    n_latent: int = 10,
+    seed: int = 0,
+    max_epochs: int = 50,
+    batch_size: int = 128,
+    threads: int = 1,
+    log=None,
+) -> tuple[pd.Index, np.ndarray, pd.DataFrame]:
     """scVI latent means of the cells, trained on ``layers["counts"]`` of a preprocessed counts omic.
 
     Args:
@@ -125,28 +138,47 @@ def scvi_embedding(h5ad: str, n_latent: int = 10, seed: int = 0, max_epochs: int
         logging.getLogger(name).setLevel(logging.ERROR)
     a = ad.read_h5ad(h5ad)
     if "counts" not in a.layers:
-        raise ValueError(f"{h5ad}: no layers['counts'] (scVI needs the raw counts; values: counts)")
+        raise ValueError(
+            f"{h5ad}: no layers['counts'] (scVI needs the raw counts; values: counts)"
+        )
     torch.set_num_threads(threads)
     scvi.settings.seed = seed
     scvi.settings.dl_num_workers = 0
-    data = ad.AnnData(X=sp.csr_matrix(a.layers["counts"]), obs=pd.DataFrame(index=a.obs_names), var=pd.DataFrame(index=a.var_names))
+    data = ad.AnnData(
+        X=sp.csr_matrix(a.layers["counts"]),
+        obs=pd.DataFrame(index=a.obs_names),
+        var=pd.DataFrame(index=a.var_names),
+    )
     scvi.model.SCVI.setup_anndata(data)
     model = scvi.model.SCVI(data, n_latent=n_latent)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model.train(max_epochs=max_epochs, batch_size=batch_size, accelerator="cpu", devices=1,
-                    early_stopping=True, early_stopping_patience=10, enable_progress_bar=False)
+        model.train(
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            accelerator="cpu",
+            devices=1,
+            early_stopping=True,
+            early_stopping_patience=10,
+            enable_progress_bar=False,
+        )
     latent = np.asarray(model.get_latent_representation(), dtype=np.float32)
     hist = model.history
-    history = pd.DataFrame({
-        "epoch": np.arange(1, len(hist["elbo_train"]) + 1),
-        "train_loss": hist["elbo_train"].to_numpy().ravel(),
-        "val_loss": hist["elbo_validation"].to_numpy().ravel() if "elbo_validation" in hist else np.nan,
-    })
+    history = pd.DataFrame(
+        {
+            "epoch": np.arange(1, len(hist["elbo_train"]) + 1),
+            "train_loss": hist["elbo_train"].to_numpy().ravel(),
+            "val_loss": hist["elbo_validation"].to_numpy().ravel()
+            if "elbo_validation" in hist
+            else np.nan,
+        }
+    )
     return a.obs_names, latent, history
 
 
-def mofa_embedding(h5ads: Mapping[str, str], n_factors: int = 10, seed: int = 0, iterations: int = 1000) -> tuple[pd.Index, np.ndarray]:
+def mofa_embedding(
+    h5ads: Mapping[str, str], n_factors: int = 10, seed: int = 0, iterations: int = 1000
+) -> tuple[pd.Index, np.ndarray]:
     """MOFA+ factors of the preprocessed omics (Gaussian likelihood per view, missing values kept).
 
     Args:
@@ -175,17 +207,32 @@ def mofa_embedding(h5ads: Mapping[str, str], n_factors: int = 10, seed: int = 0,
         warnings.simplefilter("ignore")
         ent = entry_point()
         ent.set_data_options(scale_views=True)
-        ent.set_data_matrix(views, likelihoods=["gaussian"] * len(views), views_names=names, groups_names=["cells"],
-                            samples_names=[[str(c) for c in cells]], features_names=features)
+        ent.set_data_matrix(
+            views,
+            likelihoods=["gaussian"] * len(views),
+            views_names=names,
+            groups_names=["cells"],
+            samples_names=[[str(c) for c in cells]],
+            features_names=features,
+        )
         ent.set_model_options(factors=min(n_factors, len(cells) - 1))
-        ent.set_train_options(iter=iterations, convergence_mode="fast", seed=seed, verbose=False, quiet=True, gpu_mode=False)
+        ent.set_train_options(
+            iter=iterations,
+            convergence_mode="fast",
+            seed=seed,
+            verbose=False,
+            quiet=True,
+            gpu_mode=False,
+        )
         ent.build()
         ent.run()
         Z = ent.model.nodes["Z"].getExpectation()
     return cells, np.asarray(Z, dtype=np.float32)
 
 
-def wnn_graph(pca_embeddings: Mapping[str, np.ndarray], cells: pd.Index, n_neighbors: int = 15, seed: int = 0) -> ad.AnnData:
+def wnn_graph(
+    pca_embeddings: Mapping[str, np.ndarray], cells: pd.Index, n_neighbors: int = 15, seed: int = 0
+) -> ad.AnnData:
     """Weighted-nearest-neighbour graph (muon ``pp.neighbors``) of per-omic embeddings.
 
     Args:
@@ -212,10 +259,15 @@ def wnn_graph(pca_embeddings: Mapping[str, np.ndarray], cells: pd.Index, n_neigh
         mdata = mu.MuData(mods)
         mu.pp.neighbors(mdata, n_neighbors=n_neighbors, key_added="wnn", random_state=seed)
     out = ad.AnnData(obs=pd.DataFrame(index=pd.Index(cells).astype(str)))
-    out.obsp["wnn_connectivities"] = sp.csr_matrix(mdata.obsp["wnn_connectivities"], dtype=np.float32)
+    out.obsp["wnn_connectivities"] = sp.csr_matrix(
+        mdata.obsp["wnn_connectivities"], dtype=np.float32
+    )
     out.obsp["wnn_distances"] = sp.csr_matrix(mdata.obsp["wnn_distances"], dtype=np.float32)
-    out.uns["wnn"] = {"connectivities_key": "wnn_connectivities", "distances_key": "wnn_distances",
-                      "params": {"n_neighbors": n_neighbors, "method": "wnn (muon)", "random_state": seed}}
+    out.uns["wnn"] = {
+        "connectivities_key": "wnn_connectivities",
+        "distances_key": "wnn_distances",
+        "params": {"n_neighbors": n_neighbors, "method": "wnn (muon)", "random_state": seed},
+    }
     for omic, emb in pca_embeddings.items():
         out.obsm[f"X_pca_{omic}"] = np.asarray(emb, dtype=np.float32)
     return out

@@ -613,7 +613,8 @@ def analyse_step(
         n_jobs: threads of the exact kNN queries (None = 1).
 
     Every available method gets ``obsm["X_<name>"]`` (embeddings, first seed), ``obsm["X_umap_<name>"]``,
-    ``obs["leiden_<name>"]`` (best resolution, first seed) and ``obsp["graph_<name>"]``.
+    ``obs["leiden_<name>"]`` (best resolution, first seed) and ``obsp["graph_<name>"]`` (graph
+    methods ``graph_*`` keep their name).
 
     Returns:
         The summary table (one row per method).
@@ -657,7 +658,7 @@ def analyse_step(
                     out.obsm[f"X_{name}"] = emb
                 out.obsm[f"X_umap_{name}"] = embed.umap_layout(graph, layout, seed, min_dist)
                 out.obs[f"leiden_{name}"] = pd.Categorical(clusters)
-                out.obsp[f"graph_{name}"] = graph
+                out.obsp[name if name.startswith("graph_") else f"graph_{name}"] = graph
         done = pd.DataFrame([r for r in per_seed if r["method"] == name])
         log(f"{name}: scIB bio {done['scib_bio'].mean():.3f} ± {done['scib_bio'].std(ddof=1):.3f}, NMI "
             f"{done['nmi'].mean():.3f}, ARI {done['ari'].mean():.3f}, kNN preservation "
