@@ -74,7 +74,7 @@ def _config(root: Path, datasets: dict) -> Path:
 def _snakemake(root: Path, config: Path, *targets: str) -> subprocess.CompletedProcess:
     exe = shutil.which("snakemake") or f"{sys.executable} -m snakemake"
     cmd = [*exe.split(), "-s", str(REPO / "Snakefile"), "--directory", str(root), "--configfile", str(config), "--cores", "2", *targets]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
 
 
 def test_singlecell_workflow_end_to_end(tmp_path):
