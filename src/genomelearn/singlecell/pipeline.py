@@ -664,7 +664,9 @@ def analyse_step(
             f"{done['nmi'].mean():.3f}, ARI {done['ari'].mean():.3f}, kNN preservation "
             f"{done['knn_preservation'].mean():.3f} over {len(seeds)} seeds ({time.perf_counter() - start:.1f}s)")
     seeds_table = pd.DataFrame(per_seed)
-    table = interval_table(seeds_table) if len(seeds_table) else pd.DataFrame(columns=["dataset", "method"])
+    per_omic = tuple(c for c in seeds_table.columns if c.startswith("knn_preservation_"))
+    table = (interval_table(seeds_table, columns=SUMMARY_METRICS + per_omic) if len(seeds_table)
+             else pd.DataFrame(columns=["dataset", "method"]))
     if len(seeds_table):
         info = seeds_table.groupby("method", sort=False)[["kind", "omics", "n_cells", "n_dims"]].first().reset_index()
         table = table.merge(info, on="method", how="left")
