@@ -2,15 +2,21 @@
 # integration (kNN graph per omic -> consensus graph; multimodal autoencoder).
 # Per dataset: match cells -> preprocess + PCA per omic -> autoencoder per omic -> graphs ->
 # (multi-omics: joint PCA, multimodal autoencoder) -> analyse (UMAP, Leiden, metrics) -> plot.
-# Results under results/singlecell/<dataset>/ (see README, section singlecell).
+# Peers on the same preprocessed input: scanpy's standard path, scVI (counts), MOFA+ and WNN
+# (multi-omics); every method is scored at every seed (config n_seeds) with the same k and the same
+# Leiden resolution search. Results under results/singlecell/<dataset>/ (docs/singlecell.md).
 from genomelearn.singlecell import workflow_support as sc_support
 
 SC = config.get("singlecell", {})
-SC_DIR = "results/singlecell/{dataset}"
-SC_LOG = "logs/singlecell/{dataset}"
-SC_BENCH = "benchmarks/singlecell/{dataset}"
+SC_DIR = sc_support.DIR
+SC_LOG = sc_support.LOG
+SC_BENCH = sc_support.BENCH
 SC_SETTINGS = sc_support.settings(SC)
 SC_TARGETS = sc_support.targets(SC)
+SC_SUMMARY = sc_support.summary_outputs()
+SC_SEEDS = SC_SETTINGS[
+    "seeds"
+]  # one job trains every seed (fewer, longer jobs on small data)
 
 
 rule singlecell_match_cells:
@@ -58,9 +64,11 @@ rule singlecell_train_autoencoder:
     input:
         h5ad=f"{SC_DIR}/omics/{{omic}}/preprocessed.h5ad",
     output:
-        embedding=f"{SC_DIR}/omics/{{omic}}/ae.parquet",
-        model=f"{SC_DIR}/omics/{{omic}}/ae_model.pt",
-        history=f"{SC_DIR}/omics/{{omic}}/ae_history.tsv",
+        embeddings=[f"{SC_DIR}/omics/{{omic}}/ae/seed{s}/ae.parquet" for s in SC_SEEDS],
+        models=[f"{SC_DIR}/omics/{{omic}}/ae/seed{s}/ae_model.pt" for s in SC_SEEDS],
+        histories=[
+            f"{SC_DIR}/omics/{{omic}}/ae/seed{s}/ae_history.tsv" for s in SC_SEEDS
+        ],
     log:
         f"{SC_LOG}/singlecell_train_autoencoder.{{omic}}.log",
     benchmark:
@@ -71,6 +79,7 @@ rule singlecell_train_autoencoder:
     params:
         settings=sc_support.autoencoder_settings(SC, "autoencoder"),
         training=training_settings(sc_support.training_overrides(SC, "autoencoder")),
+        seeds=SC_SEEDS,
         checkpoints=f"{SC_DIR}/checkpoints/ae_{{omic}}",
     script:
         "../scripts/singlecell_train_autoencoder.py"
@@ -122,9 +131,9 @@ rule singlecell_train_multimodal_autoencoder:
     input:
         unpack(lambda wc: sc_support.preprocessed(SC, wc.dataset)),
     output:
-        embedding=f"{SC_DIR}/joint/ae.parquet",
-        model=f"{SC_DIR}/joint/ae_model.pt",
-        history=f"{SC_DIR}/joint/ae_history.tsv",
+        embeddings=[f"{SC_DIR}/joint/ae/seed{s}/ae.parquet" for s in SC_SEEDS],
+        models=[f"{SC_DIR}/joint/ae/seed{s}/ae_model.pt" for s in SC_SEEDS],
+        histories=[f"{SC_DIR}/joint/ae/seed{s}/ae_history.tsv" for s in SC_SEEDS],
     log:
         f"{SC_LOG}/singlecell_train_multimodal_autoencoder.log",
     benchmark:
@@ -137,9 +146,98 @@ rule singlecell_train_multimodal_autoencoder:
         training=training_settings(
             sc_support.training_overrides(SC, "multimodal_autoencoder")
         ),
+        seeds=SC_SEEDS,
         checkpoints=f"{SC_DIR}/checkpoints/ae_joint",
     script:
         "../scripts/singlecell_train_multimodal_autoencoder.py"
+
+
+rule singlecell_scanpy:
+    # Peer: scanpy's standard path (scale, PCA) on the same preprocessed omics.
+    input:
+        unpack(lambda wc: sc_support.preprocessed(SC, wc.dataset)),
+    output:
+        embedding=sc_support.peer_output("{dataset}", "scanpy"),
+    log:
+        f"{SC_LOG}/singlecell_scanpy.log",
+    benchmark:
+        f"{SC_BENCH}/singlecell_scanpy.tsv"
+    conda:
+        "../envs/singlecell.yaml"
+    params:
+        settings=sc_support.peer_settings(SC, "scanpy"),
+        seed=SC_SETTINGS["seed"],
+    script:
+        "../scripts/singlecell_peers.py"
+
+
+rule singlecell_scvi:
+    # Peer: scVI on the raw counts of the highly variable genes, one model per seed.
+    input:
+        unpack(lambda wc: sc_support.preprocessed(SC, wc.dataset)),
+    output:
+        embeddings=[sc_support.peer_output("{dataset}", "scvi", s) for s in SC_SEEDS],
+        histories=[
+            sc_support.peer_output("{dataset}", "scvi", s).replace(
+                "embedding.parquet", "history.tsv"
+            )
+            for s in SC_SEEDS
+        ],
+    log:
+        f"{SC_LOG}/singlecell_scvi.log",
+    benchmark:
+        f"{SC_BENCH}/singlecell_scvi.tsv"
+    conda:
+        "../envs/singlecell.yaml"
+    threads: SC_SETTINGS["train_threads"]
+    params:
+        settings=sc_support.peer_settings(SC, "scvi"),
+        seeds=SC_SEEDS,
+    script:
+        "../scripts/singlecell_peers.py"
+
+
+rule singlecell_mofa:
+    # Peer: MOFA+ factors of the multi-omics datasets, one model per seed.
+    input:
+        unpack(lambda wc: sc_support.preprocessed(SC, wc.dataset)),
+    output:
+        embeddings=[sc_support.peer_output("{dataset}", "mofa", s) for s in SC_SEEDS],
+    log:
+        f"{SC_LOG}/singlecell_mofa.log",
+    benchmark:
+        f"{SC_BENCH}/singlecell_mofa.tsv"
+    conda:
+        "../envs/singlecell.yaml"
+    params:
+        settings=sc_support.peer_settings(SC, "mofa"),
+        seeds=SC_SEEDS,
+    script:
+        "../scripts/singlecell_peers.py"
+
+
+rule singlecell_wnn:
+    # Peer: muon's weighted nearest neighbours of the per-omic PCA embeddings (a graph).
+    input:
+        cells=f"{SC_DIR}/cells.tsv",
+        pcas=lambda wc: [
+            f"{sc_support.ROOT}/{wc.dataset}/omics/{o}/pca.parquet"
+            for o in sc_support.omics(SC, wc.dataset)
+        ],
+    output:
+        graph=sc_support.peer_output("{dataset}", "wnn"),
+    log:
+        f"{SC_LOG}/singlecell_wnn.log",
+    benchmark:
+        f"{SC_BENCH}/singlecell_wnn.tsv"
+    conda:
+        "../envs/singlecell.yaml"
+    params:
+        omics=lambda wc: sc_support.omics(SC, wc.dataset),
+        n_neighbors=SC_SETTINGS["n_neighbors"],
+        seed=SC_SETTINGS["seed"],
+    script:
+        "../scripts/singlecell_peers.py"
 
 
 rule singlecell_analyse:
@@ -157,6 +255,7 @@ rule singlecell_analyse:
             subcategory="{dataset}",
             labels={"dataset": "{dataset}", "table": "metrics"},
         ),
+        seeds=f"{SC_DIR}/metrics_seeds.tsv",
     log:
         f"{SC_LOG}/singlecell_analyse.log",
     benchmark:
@@ -195,29 +294,44 @@ rule singlecell_plot:
 rule singlecell_summary:
     input:
         metrics=expand(f"{SC_DIR}/metrics.tsv", dataset=sc_support.datasets(SC)),
+        seeds=expand(f"{SC_DIR}/metrics_seeds.tsv", dataset=sc_support.datasets(SC)),
         sizes=expand(f"{SC_DIR}/graph_sizes.tsv", dataset=sc_support.datasets(SC)),
         histories=sc_support.histories(SC),
     output:
         metrics=report(
-            "results/singlecell/metrics.tsv",
+            SC_SUMMARY["metrics"],
             caption="../report/singlecell/metrics.rst",
             category="Single-cell",
             subcategory="All datasets",
             labels={"dataset": "all", "table": "metrics"},
         ),
         sizes=report(
-            "results/singlecell/graph_sizes.tsv",
+            SC_SUMMARY["graph_sizes"],
             caption="../report/singlecell/graph_sizes.rst",
             category="Single-cell",
             subcategory="All datasets",
             labels={"dataset": "all", "table": "graph sizes"},
         ),
         training=report(
-            "results/singlecell/training.tsv",
+            SC_SUMMARY["training"],
             caption="../report/singlecell/training.rst",
             category="Single-cell",
             subcategory="All datasets",
             labels={"dataset": "all", "table": "autoencoder training"},
+        ),
+        ranking=report(
+            SC_SUMMARY["ranking"],
+            caption="../report/singlecell/ranking.rst",
+            category="Single-cell",
+            subcategory="All datasets",
+            labels={"dataset": "all", "table": "ranking (scIB bio)"},
+        ),
+        verdict=report(
+            SC_SUMMARY["ae_verdict"],
+            caption="../report/singlecell/ae_verdict.rst",
+            category="Single-cell",
+            subcategory="All datasets",
+            labels={"dataset": "all", "table": "autoencoder vs PCA and scanpy"},
         ),
     log:
         "logs/singlecell/singlecell_summary.log",

@@ -1,4 +1,5 @@
-"""UMAP, Leiden clusters and metrics of every embedding and graph of a dataset (rule singlecell_analyse)."""
+"""Leiden resolution search, scIB metrics and UMAP of every method of a dataset at every seed
+(rule singlecell_analyse)."""
 
 from genomelearn.singlecell.pipeline import analyse_step
 from genomelearn.workflow import get_logger, run_script
@@ -14,10 +15,12 @@ def main(smk):
         smk.params.methods,
         smk.output.h5ad,
         smk.output.metrics,
+        smk.output.seeds,
         k=s["n_neighbors"],
-        resolution=s["leiden_resolution"],
+        resolutions=s["leiden_resolutions"],
+        unlabelled_resolution=s["leiden_resolution"],
+        seeds=s["seeds"],
         min_dist=s["umap_min_dist"],
-        seed=s["seed"],
         silhouette_cells=s["silhouette_max_cells"],
         log=get_logger().info,
         n_jobs=smk.threads,

@@ -295,16 +295,27 @@ def test_leiden_and_umap_are_reproducible():
 
 
 def test_workflow_support_methods_and_targets():
+    from pathlib import Path
+
+    from snakemake.utils import validate
+
     from genomelearn.singlecell import workflow_support as ws
 
-    sc = {"n_components": 7, "autoencoder": {"hidden": [8], "training": {"max_epochs": 2}},
+    sc = {"n_components": 7, "n_seeds": 2, "autoencoder": {"hidden": [8], "training": {"max_epochs": 2}},
           "datasets": {"one": {"omics": {"rna": {"path": "a.h5ad"}}},
                        "two": {"metadata": {"path": "m.tsv"}, "omics": {"rna": {"path": "r.npy"}, "atac": {"path": "a.npy"}}}}}
-    assert [m["name"] for m in ws.methods(sc, "one")] == ["pca", "ae", "graph_rna"]
-    assert [m["name"] for m in ws.methods(sc, "two")][-3:] == ["graph_consensus", "pca", "ae"]
-    assert ws.autoencoder_settings(sc, "autoencoder") == {"hidden": [8], "bottleneck": 7}
+    validate(sc, str(Path(__file__).resolve().parents[2] / "config" / "schemas" / "singlecell.schema.yaml"))  # fills defaults
+    one = ws.methods(sc, "one")
+    assert [m["name"] for m in one] == ["pca", "ae", "graph_rna", "scanpy", "scvi", "mofa", "wnn"]
+    assert one[1]["embedding"] == {"0": "results/singlecell/one/omics/rna/ae/seed0/ae.parquet",
+                                   "1": "results/singlecell/one/omics/rna/ae/seed1/ae.parquet"}
+    reasons = {m["name"]: m.get("unavailable", "") for m in one}
+    assert "no raw counts" in reasons["scvi"] and "one omic" in reasons["mofa"] and reasons["scanpy"] == ""
+    two = [m["name"] for m in ws.methods(sc, "two")]
+    assert two[-8:] == ["graph_consensus", "graph_consensus_k15", "pca", "ae", "scanpy", "scvi", "mofa", "wnn"]
+    assert ws.autoencoder_settings(sc, "autoencoder")["bottleneck"] == 7
     assert ws.training_overrides(sc, "autoencoder") == {"max_epochs": 2}
-    assert ws.settings(sc)["n_neighbors"] == 15 and ws.settings(sc)["n_components"] == 7
+    assert ws.settings(sc)["n_neighbors"] == 15 and ws.settings(sc)["seeds"] == [0, 1]
     assert ws.omic_files(sc, "two", "atac", lambda p, u: "/x/" + p) == ["/x/a.npy", "/x/m.tsv"]
-    assert "results/singlecell/two/joint/ae_history.tsv" in ws.histories(sc)
-    assert len(ws.targets(sc)) == 2 * 3 + 3
+    assert "results/singlecell/two/joint/ae/seed1/ae_history.tsv" in ws.histories(sc)
+    assert len(ws.targets(sc)) == 2 * 3 + 5

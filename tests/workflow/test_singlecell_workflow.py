@@ -59,6 +59,9 @@ def _config(root: Path, datasets: dict) -> Path:
         "enabled": True,
         "n_neighbors": 8,
         "n_components": 4,
+        "n_seeds": 2,
+        "leiden_resolutions": [0.3, 1.0],
+        "peers": {"scvi": {"max_epochs": 3}, "mofa": {"iterations": 50}, "wnn": {"enabled": False}},
         "autoencoder": small_ae,
         "multimodal_autoencoder": small_ae,
         "datasets": datasets,
@@ -71,7 +74,7 @@ def _config(root: Path, datasets: dict) -> Path:
 def _snakemake(root: Path, config: Path, *targets: str) -> subprocess.CompletedProcess:
     exe = shutil.which("snakemake") or f"{sys.executable} -m snakemake"
     cmd = [*exe.split(), "-s", str(REPO / "Snakefile"), "--directory", str(root), "--configfile", str(config), "--cores", "2", *targets]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
 
 
 def test_singlecell_workflow_end_to_end(tmp_path):
@@ -100,14 +103,26 @@ def test_singlecell_workflow_end_to_end(tmp_path):
     assert counts.obsm["X_pca"].shape == (90, 4) and counts.obsm["X_ae"].shape == (90, 4)
     assert {"leiden_pca", "leiden_ae", "label"} <= set(counts.obs)
     m = pd.read_csv(out / "counts" / "metrics.tsv", sep="\t")
-    assert list(m["method"]) == ["pca", "ae", "graph_rna"]
-    ari = m.set_index("method")["ari"]
-    assert ari["graph_rna"] > 0.9 and ari["pca"] > 0.4  # three well separated types (PCA clusters over-split)
-    assert m[["ari", "nmi", "silhouette", "knn_preservation"]].notna().all().all()
+    assert list(m["method"]) == ["pca", "ae", "graph_rna", "scanpy", "scvi", "mofa", "wnn"]
+    status = m.set_index("method")["status"]
+    assert (status[["pca", "ae", "graph_rna", "scanpy", "scvi"]] == "ok").all()
+    assert "one omic" in status["mofa"] and "switched off" in status["wnn"]
+    ok = m[m["status"] == "ok"].set_index("method")
+    assert (ok["n_seeds"] == 2).all() and ok.loc["graph_rna", "ari_mean"] > 0.9  # three well separated types
+    assert ok[["scib_bio_mean", "nmi_mean", "silhouette_label_mean", "clisi_mean", "knn_preservation_mean"]].notna().all().all()
+    assert (ok["scib_bio_ci_low"] <= ok["scib_bio_mean"]).all()
+    per_seed = pd.read_csv(out / "counts" / "metrics_seeds.tsv", sep="\t")
+    assert len(per_seed) == 5 * 2 and set(per_seed["resolution"]) <= {0.3, 1.0}
     multi = pd.read_csv(out / "multi" / "metrics.tsv", sep="\t")
-    assert {"pca_rna", "ae_met", "graph_atac", "graph_consensus", "pca", "ae"} <= set(multi["method"])
-    assert {"knn_preservation_rna", "knn_preservation_met", "knn_preservation_atac"} <= set(multi.columns)
-    assert multi.set_index("method").loc["graph_consensus", "ari"] > 0.9
+    assert {"pca_rna", "ae_met", "graph_atac", "graph_consensus", "graph_consensus_k8", "pca", "ae", "scanpy", "mofa"} <= set(multi["method"])
+    assert {"knn_preservation_rna_mean", "knn_preservation_met_mean", "knn_preservation_atac_mean"} <= set(multi.columns)
+    mstat = multi.set_index("method")
+    assert mstat.loc["graph_consensus", "ari_mean"] > 0.9 and mstat.loc["mofa", "status"] == "ok"
+    assert "multi-omics" in mstat.loc["scvi", "status"]
+    ranking = pd.read_csv(out / "ranking.tsv", sep="\t")
+    assert ranking.groupby("dataset")["rank"].min().eq(1).all()
+    verdict = pd.read_csv(out / "ae_verdict.tsv", sep="\t")
+    assert set(verdict["baseline"]) == {"pca", "scanpy"} and set(verdict["dataset"]) == {"counts", "multi"}
     dropped = pd.read_csv(out / "multi" / "dropped_cells.tsv", sep="\t")
     assert set(dropped["cell"]) == {"m89", "extra"}
     sizes = pd.read_csv(out / "multi" / "graph_sizes.tsv", sep="\t")
@@ -115,12 +130,13 @@ def test_singlecell_workflow_end_to_end(tmp_path):
     assert 0 < consensus["n_edges"] <= consensus["union_edges"]
     joint = ad.read_h5ad(out / "multi" / "multi.h5ad")
     assert joint.n_obs == 89 and "graph_consensus" in joint.obsp and joint.obsm["X_ae"].shape == (89, 4)
-    for name in ("metrics.tsv", "graph_sizes.tsv", "training.tsv"):
+    for name in ("metrics.tsv", "graph_sizes.tsv", "training.tsv", "ranking.tsv", "ae_verdict.tsv"):
         assert (out / name).stat().st_size > 0
     training = pd.read_csv(out / "training.tsv", sep="\t")
-    assert len(training) == 5 and (training["epochs_run"] <= 3).all()
+    assert len(training) == 2 * (1 + 1 + 3 + 1) and (training["epochs_run"] <= 3).all()  # ae, scvi; 3 omics + joint
     assert (out / "multi" / "umap.png").stat().st_size > 10_000
     assert (tmp_path / "benchmarks" / "singlecell" / "multi" / "singlecell_train_multimodal_autoencoder.tsv").exists()
+    assert (tmp_path / "benchmarks" / "singlecell" / "counts" / "singlecell_scvi.tsv").exists()
     assert not (out / "multi" / "checkpoints").exists() or not any((out / "multi" / "checkpoints").rglob("last.pt"))
 
 

@@ -14,6 +14,13 @@ is averaged over observed entries only — nothing is imputed as 0 = "unmethylat
 Likelihoods: ``"gaussian"`` (mean-squared error on log-normalised or scaled expression) or
 ``"bernoulli"`` (binary cross-entropy on methylation rates / binarised accessibility in [0, 1];
 the decoder then outputs logits).
+
+* :class:`CountAutoencoder`: raw UMI counts. The encoder reads log-normalised expression; the
+  decoder gives each gene's share of the cell's transcripts (softmax), scaled by the cell's observed
+  library size to the negative-binomial mean, with one inverse dispersion per gene — the
+  likelihood of scVI (Lopez et al. 2018, Nat Methods 15:1053; deterministic encoder, no KL term)
+  and DCA (Eraslan et al. 2019, Nat Commun 10:390). ``"zinb"`` adds a per-gene, per-cell dropout
+  probability (zero-inflated NB).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import torch
 from torch import nn
 
 LIKELIHOODS = ("gaussian", "bernoulli")
+COUNT_LIKELIHOODS = ("nb", "zinb")
 
 
 def _mlp(sizes: Sequence[int], dropout: float, last_activation: bool) -> nn.Sequential:
@@ -191,6 +199,101 @@ class MultimodalAutoencoder(nn.Module):
         return sum(
             masked_reconstruction_loss(o, x, m, lik) for o, x, m, lik in zip(outputs, xs, masks, self.likelihoods)
         )
+
+
+def negative_binomial_nll(
+    counts: torch.Tensor, mean: torch.Tensor, theta: torch.Tensor, dropout_logits: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Per-entry negative log-likelihood of counts under a (zero-inflated) negative binomial.
+
+    NB(x; mu, theta) = Γ(x+θ)/(Γ(θ) x!) (θ/(θ+mu))^θ (mu/(θ+mu))^x (mean mu, inverse dispersion θ;
+    the parametrisation of scVI's ``NegativeBinomial`` / DCA). With ``dropout_logits`` (logit of the
+    zero-inflation probability π): P(0) = π + (1-π) NB(0), P(x>0) = (1-π) NB(x).
+
+    Args:
+        counts: (B, F) float32 non-negative counts.
+        mean: (B, F) positive NB means.
+        theta: (F,) or (B, F) positive inverse dispersions.
+        dropout_logits: (B, F) logits of π, or None (plain NB).
+
+    Returns:
+        (B, F) float32 negative log-likelihoods.
+    """
+    eps = 1e-8
+    theta = theta.expand_as(mean)
+    log_theta_mu = torch.log(theta + mean + eps)
+    nb_log = (
+        theta * (torch.log(theta + eps) - log_theta_mu)
+        + counts * (torch.log(mean + eps) - log_theta_mu)
+        + torch.lgamma(counts + theta)
+        - torch.lgamma(theta)
+        - torch.lgamma(counts + 1.0)
+    )
+    if dropout_logits is None:
+        return -nb_log
+    # log(pi + (1 - pi) NB(0)) and log((1 - pi) NB(x)) in a numerically stable form (scVI's)
+    softplus_pi = nn.functional.softplus(-dropout_logits)
+    nb_zero = theta * (torch.log(theta + eps) - log_theta_mu)
+    zero_case = nn.functional.softplus(-dropout_logits + nb_zero) - softplus_pi
+    nonzero_case = -dropout_logits - softplus_pi + nb_log
+    return -torch.where(counts < eps, zero_case, nonzero_case)
+
+
+class CountAutoencoder(nn.Module):
+    """Autoencoder of raw counts with a (zero-inflated) negative-binomial likelihood.
+
+    Encoder: log-normalised expression ``F → hidden… → bottleneck`` (ELU, linear bottleneck).
+    Decoder: ``bottleneck → …hidden → F`` logits; ``softmax × library size`` = NB mean (library =
+    the cell's total counts over the modelled genes, as scVI's observed library); inverse
+    dispersion ``exp(log_theta)``, one per gene (scVI ``dispersion="gene"``). ``zero_inflated``
+    adds a linear head from the last decoder hidden layer giving the dropout logits.
+
+    Args:
+        n_features: genes F.
+        hidden, bottleneck, dropout: as :class:`Autoencoder`.
+        zero_inflated: ZINB instead of NB.
+
+    Batches are ``(x, counts)``: (B, F) float32 log-normalised values and (B, F) float32 raw counts.
+    """
+
+    def __init__(
+        self,
+        n_features: int,
+        hidden: Sequence[int] = (256, 128, 64),
+        bottleneck: int = 10,
+        dropout: float = 0.0,
+        zero_inflated: bool = False,
+    ):
+        super().__init__()
+        if n_features < 1 or bottleneck < 1:
+            raise ValueError(f"n_features ({n_features}) and bottleneck ({bottleneck}) must be >= 1")
+        self.n_features = int(n_features)
+        self.bottleneck = int(bottleneck)
+        self.likelihood = "zinb" if zero_inflated else "nb"
+        sizes = [self.n_features, *[int(h) for h in hidden], self.bottleneck]
+        self.encoder = _mlp(sizes, dropout, last_activation=False)
+        back = sizes[::-1]
+        self.decoder_hidden = _mlp(back[:-1], dropout, last_activation=True) if len(back) > 2 else nn.Identity()
+        self.scale = nn.Linear(back[-2], self.n_features)
+        self.dropout_head = nn.Linear(back[-2], self.n_features) if zero_inflated else None
+        self.log_theta = nn.Parameter(torch.zeros(self.n_features))
+
+    def encode(self, x: torch.Tensor, counts: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, F) log-normalised input → (B, D) bottleneck (``counts`` is ignored)."""
+        return self.encoder(x)
+
+    def forward(self, x: torch.Tensor, counts: torch.Tensor) -> tuple:
+        """→ (NB mean (B, F), theta (F,), dropout logits (B, F) or None)."""
+        h = self.decoder_hidden(self.encode(x))
+        library = counts.sum(dim=1, keepdim=True)
+        mean = torch.softmax(self.scale(h), dim=1) * library
+        logits = self.dropout_head(h) if self.dropout_head is not None else None
+        return mean, torch.exp(self.log_theta), logits
+
+    def loss(self, x: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+        """Mean per-entry (ZI)NB negative log-likelihood of the batch's counts (scalar)."""
+        mean, theta, logits = self(x, counts)
+        return negative_binomial_nll(counts, mean, theta, logits).mean()
 
 
 def autoencoder_loss(model: nn.Module, batch: tuple) -> torch.Tensor:

@@ -23,7 +23,14 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from genomelearn.models.autoencoder import Autoencoder, EncoderView, MultimodalAutoencoder, autoencoder_loss
+from genomelearn.models.autoencoder import (
+    COUNT_LIKELIHOODS,
+    Autoencoder,
+    CountAutoencoder,
+    EncoderView,
+    MultimodalAutoencoder,
+    autoencoder_loss,
+)
 from genomelearn.singlecell.graphs import mean_impute
 from genomelearn.training import FitResult, TrainConfig, fit, predict, seed_everything
 
@@ -132,7 +139,7 @@ def split_cells(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndar
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
 
-def _train(model, matrices, masks, settings, train, checkpoint_dir, log) -> tuple[np.ndarray, FitResult]:
+def _train(model, matrices, masks, settings, train, checkpoint_dir, log, fingerprint="") -> tuple[np.ndarray, FitResult]:
     n = matrices[0].shape[0]
     tr, va = split_cells(n, settings.validation_fraction, train.seed)
     result = fit(
@@ -143,6 +150,7 @@ def _train(model, matrices, masks, settings, train, checkpoint_dir, log) -> tupl
         config=train,
         checkpoint_dir=checkpoint_dir,
         log=log,
+        fingerprint=fingerprint,
     )
     embedding = predict(EncoderView(model), OmicsSource(matrices, masks), batch_size=4096, device=train.device, softmax=False)
     return embedding, result
@@ -155,27 +163,42 @@ def train_autoencoder(
     train: TrainConfig,
     checkpoint_dir: str | Path | None = None,
     log: Callable[[str], None] | None = None,
-) -> tuple[Autoencoder, np.ndarray, FitResult]:
-    """Train an :class:`Autoencoder` on one omic and embed every cell.
+    counts=None,
+    fingerprint: str = "",
+) -> tuple[Autoencoder | CountAutoencoder, np.ndarray, FitResult]:
+    """Train an :class:`Autoencoder` (or, for ``"nb"``/``"zinb"``, a :class:`CountAutoencoder`)
+    on one omic and embed every cell.
 
     The cells are split (seeded) into training and validation sets; validation loss drives early
     stopping only (the method is unsupervised: labels are never seen).
 
     Args:
         X: (n, F) CSR or dense float32 (NaN = missing → masked loss).
-        likelihood: ``"gaussian"`` or ``"bernoulli"``.
+        likelihood: ``"gaussian"``, ``"bernoulli"``, ``"nb"`` or ``"zinb"``.
         settings: architecture and validation fraction.
         train: shared training settings (seed, epochs, batch size, device, …).
         checkpoint_dir: for :func:`genomelearn.training.fit` checkpoints / resume.
         log: progress callback.
+        counts: (n, F) raw counts of the same genes (CSR or dense), required for ``"nb"``/``"zinb"``
+            (the encoder then reads ``X``, the likelihood scores ``counts``).
+        fingerprint: passed to :func:`genomelearn.training.fit` (stale checkpoints are ignored).
 
     Returns:
         (trained model on its device, embedding (n, bottleneck) float32, FitResult).
+
+    Raises:
+        ValueError: a count likelihood without ``counts`` or with a shape other than ``X``'s.
     """
     seed_everything(train.seed)
+    if likelihood in COUNT_LIKELIHOODS:
+        if counts is None or counts.shape != X.shape:
+            raise ValueError(f"likelihood {likelihood!r} needs raw counts of shape {X.shape}")
+        model = CountAutoencoder(X.shape[1], settings.hidden, settings.bottleneck, settings.dropout, likelihood == "zinb")
+        embedding, result = _train(model, [X, counts], [False, False], settings, train, checkpoint_dir, log, fingerprint)
+        return model, embedding, result
     masked = (not sp.issparse(X)) and bool(np.isnan(np.asarray(X)).any())
     model = Autoencoder(X.shape[1], settings.hidden, settings.bottleneck, settings.dropout, likelihood)
-    embedding, result = _train(model, [X], [masked], settings, train, checkpoint_dir, log)
+    embedding, result = _train(model, [X], [masked], settings, train, checkpoint_dir, log, fingerprint)
     return model, embedding, result
 
 
@@ -186,6 +209,7 @@ def train_multimodal_autoencoder(
     train: TrainConfig,
     checkpoint_dir: str | Path | None = None,
     log: Callable[[str], None] | None = None,
+    fingerprint: str = "",
 ) -> tuple[MultimodalAutoencoder, np.ndarray, FitResult]:
     """Train a :class:`MultimodalAutoencoder` on aligned omics and embed every cell jointly.
 
@@ -201,7 +225,9 @@ def train_multimodal_autoencoder(
     model = MultimodalAutoencoder(
         [m.shape[1] for m in matrices], likelihoods, settings.hidden, settings.bottleneck, settings.dropout
     )
-    embedding, result = _train(model, list(matrices), [True] * len(matrices), settings, train, checkpoint_dir, log)
+    embedding, result = _train(
+        model, list(matrices), [True] * len(matrices), settings, train, checkpoint_dir, log, fingerprint
+    )
     return model, embedding, result
 
 
@@ -263,7 +289,9 @@ def umap_layout(graph: sp.spmatrix, data: np.ndarray, seed: int = 0, min_dist: f
 
 
 def leiden_clusters(graph: sp.spmatrix, resolution: float = 1.0, seed: int = 0) -> np.ndarray:
-    """Leiden communities of a weighted graph (``scanpy.tl.leiden``, igraph backend, 2 iterations).
+    """Leiden communities of a weighted graph (``scanpy.tl.leiden``, igraph backend, iterated until
+    the partition no longer improves: ``n_iterations=-1``; two iterations, the former setting, stop
+    early and change the partition with the seed).
 
     Returns:
         (n,) array of cluster names (str, "0" = largest cluster).
@@ -281,7 +309,7 @@ def leiden_clusters(graph: sp.spmatrix, resolution: float = 1.0, seed: int = 0) 
             adjacency=sp.csr_matrix(graph),
             directed=False,
             flavor="igraph",
-            n_iterations=2,
+            n_iterations=-1,
             key_added="leiden",
         )
     return holder.obs["leiden"].astype(str).to_numpy()

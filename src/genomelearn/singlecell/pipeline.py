@@ -206,7 +206,8 @@ def autoencoder_step(
     log: Log = _quiet,
 ) -> None:
     """Train the single-omic autoencoder (bottleneck capped at the omic's feature count, as PCA is)
-    and write its embedding, weights and per-epoch history.
+    and write its embedding, weights and per-epoch history. The seed is ``train.seed``. Counts
+    omics (likelihood ``nb``/``zinb``) train on ``layers["counts"]`` with the library size.
 
     Checkpoints go to ``checkpoint_base/<hash of inputs and settings>/`` (resume after SIGTERM);
     they are removed after a successful run.
@@ -214,14 +215,19 @@ def autoencoder_step(
     import torch
 
     from genomelearn.singlecell import embed
+    from genomelearn.training import input_fingerprint
 
     adata = ad.read_h5ad(h5ad)
     X = _matrix(adata)
     likelihood = adata.uns["singlecell_omic"]["likelihood"]
+    counts = adata.layers["counts"] if likelihood in ("nb", "zinb") else None
     settings = embed.AutoencoderSettings(**{**vars(settings), "bottleneck": min(settings.bottleneck, X.shape[1])})
-    ckpt = _checkpoint_dir(checkpoint_base, {"h5ad": str(h5ad), "shape": X.shape, "settings": vars(settings), "train": vars(train)})
+    payload = {"settings": vars(settings), "train": vars(train), "likelihood": likelihood}
+    ckpt = _checkpoint_dir(checkpoint_base, {"h5ad": str(h5ad), "shape": X.shape, **payload})
     log(f"autoencoder on {X.shape[0]} cells x {X.shape[1]} features ({likelihood}); {settings}; {train}")
-    model, embedding, result = embed.train_autoencoder(X, likelihood, settings, train, ckpt, log)
+    model, embedding, result = embed.train_autoencoder(
+        X, likelihood, settings, train, ckpt, log, counts=counts, fingerprint=input_fingerprint([h5ad], payload)
+    )
     write_embedding(embedding_output, adata.obs_names, embedding, "AE")
     torch.save(
         {"state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, "n_features": X.shape[1],
@@ -247,14 +253,22 @@ def multimodal_step(
     import torch
 
     from genomelearn.singlecell import embed
+    from genomelearn.training import input_fingerprint
 
     adatas = _read_aligned(h5ads)
     cells = next(iter(adatas.values())).obs_names
     matrices = [_matrix(a) for a in adatas.values()]
-    likelihoods = [a.uns["singlecell_omic"]["likelihood"] for a in adatas.values()]
-    ckpt = _checkpoint_dir(checkpoint_base, {"h5ads": dict(h5ads), "settings": vars(settings), "train": vars(train)})
+    # count omics enter the joint model as log-normalised values with the Gaussian loss
+    likelihoods = [
+        "gaussian" if a.uns["singlecell_omic"]["likelihood"] in ("nb", "zinb") else a.uns["singlecell_omic"]["likelihood"]
+        for a in adatas.values()
+    ]
+    payload = {"settings": vars(settings), "train": vars(train), "likelihoods": likelihoods}
+    ckpt = _checkpoint_dir(checkpoint_base, {"h5ads": dict(h5ads), **payload})
     log(f"multimodal autoencoder on {len(cells)} cells, omics {list(adatas)} ({likelihoods}); {settings}; {train}")
-    model, embedding, result = embed.train_multimodal_autoencoder(matrices, likelihoods, settings, train, ckpt, log)
+    model, embedding, result = embed.train_multimodal_autoencoder(
+        matrices, likelihoods, settings, train, ckpt, log, fingerprint=input_fingerprint(list(h5ads.values()), payload)
+    )
     write_embedding(embedding_output, cells, embedding, "AE")
     torch.save(
         {"state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, "omics": list(adatas),
@@ -264,6 +278,59 @@ def multimodal_step(
     _history_frame(result, "ae_joint").to_csv(history_output, sep="\t", index=False)
     shutil.rmtree(ckpt, ignore_errors=True)
     log(f"done: best epoch {result.best_epoch} of {len(result.history)} on {result.device}")
+
+
+
+# -------------------------------------------------------------------------------------------- peers
+def scanpy_step(h5ads: Mapping[str, str], output: str, settings: Mapping, seed: int = 0, log: Log = _quiet) -> None:
+    """Peer scanpy (:func:`genomelearn.singlecell.peers.scanpy_embedding`) → parquet embedding."""
+    from genomelearn.singlecell import peers
+
+    cells, emb = peers.scanpy_embedding(h5ads, int(settings["n_comps"]), seed)
+    write_embedding(output, cells, emb, "PC")
+    log(f"scanpy: scale + PCA of {list(h5ads)}: {emb.shape[1]} components")
+
+
+def scvi_step(h5ads: Mapping[str, str], output: str, history_output: str, settings: Mapping, seed: int,
+              threads: int = 1, log: Log = _quiet) -> None:
+    """Peer scVI on the single counts omic (:func:`genomelearn.singlecell.peers.scvi_embedding`)."""
+    from genomelearn.singlecell import peers
+
+    (h5ad,) = h5ads.values()
+    start = time.perf_counter()
+    cells, emb, history = peers.scvi_embedding(h5ad, int(settings["n_latent"]), seed, int(settings["max_epochs"]),
+                                               int(settings["batch_size"]), threads, log)
+    write_embedding(output, cells, emb, "Z")
+    history.insert(0, "model", "scvi")
+    history["best_epoch"] = int(history["val_loss"].idxmin()) + 1 if history["val_loss"].notna().any() else len(history)
+    history["seconds"] = (time.perf_counter() - start) / max(len(history), 1)
+    history["items_per_second"] = len(cells) / history["seconds"]
+    history["device"] = "cpu"
+    history.to_csv(history_output, sep="\t", index=False)
+    log(f"scVI seed {seed}: {len(history)} epochs, latent {emb.shape[1]} ({time.perf_counter() - start:.1f}s)")
+
+
+def mofa_step(h5ads: Mapping[str, str], output: str, settings: Mapping, seed: int, log: Log = _quiet) -> None:
+    """Peer MOFA+ (:func:`genomelearn.singlecell.peers.mofa_embedding`) → parquet factors."""
+    from genomelearn.singlecell import peers
+
+    start = time.perf_counter()
+    cells, emb = peers.mofa_embedding(h5ads, int(settings["n_factors"]), seed, int(settings["iterations"]))
+    write_embedding(output, cells, emb, "F")
+    log(f"MOFA+ seed {seed}: {emb.shape[1]} factors ({time.perf_counter() - start:.1f}s)")
+
+
+def wnn_step(cells_path: str, pcas: Mapping[str, str], output: str, n_neighbors: int = 15, seed: int = 0,
+             log: Log = _quiet) -> None:
+    """Peer WNN (:func:`genomelearn.singlecell.peers.wnn_graph`) of the per-omic PCA embeddings → h5ad."""
+    from genomelearn.singlecell import peers
+
+    cells = read_cells(cells_path)["cell"]
+    start = time.perf_counter()
+    graph = peers.wnn_graph({o: read_embedding(p, cells) for o, p in pcas.items()}, pd.Index(cells), n_neighbors, seed)
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
+    graph.write_h5ad(output)
+    log(f"WNN of {list(pcas)}: k={n_neighbors} ({time.perf_counter() - start:.1f}s)")
 
 
 # -------------------------------------------------------------------------------------------- graphs
@@ -287,7 +354,10 @@ def graphs_step(
         dataset: dataset name (in the sizes table).
         h5ads: omic → preprocessed h5ad.
         graphs_output, sizes_output: output paths.
-        k: neighbours of the per-omic graphs and of the reference kNN lists.
+        k: n_neighbors of the per-omic graphs and of the reference kNN lists, counting the cell
+            itself as scanpy's ``pp.neighbors`` does (k - 1 neighbours per cell; the graphs are
+            then identical to scanpy's for the same data and k). With several omics a consensus
+            at this k is also written (``obsp["graph_consensus_k<k>"]``, equal-k comparison).
         min_omics: consensus keeps edges present in at least this many omics (None = all).
         consensus_k: per-omic k of the graphs that are intersected: an int, or ``"auto"`` — the
             smallest of k, 2k, 4k, 8k (< cells) leaving at most ``max_isolated`` of the cells
@@ -310,6 +380,7 @@ def graphs_step(
     n = len(cells)
     out = ad.AnnData(obs=pd.DataFrame(index=cells))
     multi = len(adatas) > 1
+    k = max(1, int(k) - 1)  # n_neighbors counts the cell itself, as in scanpy's pp.neighbors
     if consensus_k == "auto":
         candidates = [c for c in (k, 2 * k, 4 * k, 8 * k) if c <= n - 1] or [min(k, n - 1)]
     else:
@@ -338,6 +409,11 @@ def graphs_step(
         for omic, graph in zip(adatas, omic_graphs):
             metric = adatas[omic].uns["singlecell_omic"]["metric"]
             rows.append(_graph_row(dataset, f"graph_{omic}_k{kc}", omic, metric, kc, graph))
+        # the same consensus at the k of every other graph (equal-k comparison, isolated cells allowed)
+        _, equal_k, _ = graphs.choose_consensus(knn_lists, [min(k, n - 1)], min_omics, 1.0, seed)
+        out.obsp[f"graph_consensus_k{k + 1}"] = equal_k
+        row = _graph_row(dataset, f"graph_consensus_k{k + 1}", ",".join(adatas), "consensus at equal k", k, equal_k)
+        rows.append(row)
         union = graphs.n_edges(sum(sp.csr_matrix(g) for g in omic_graphs))
         m = len(omic_graphs) if min_omics is None else min_omics
         row = _graph_row(dataset, "graph_consensus", ",".join(adatas), f"edge in >= {m} of {len(omic_graphs)} omic graphs", kc, consensus)
@@ -367,72 +443,134 @@ def _graph_row(dataset, name, omics, metric, k, graph) -> dict:
 
 
 # ------------------------------------------------------------------------------------------ analyse
-def evaluate_method(
+SCIB_BIO = ("nmi", "ari", "silhouette_label", "isolated_labels", "clisi")
+SUMMARY_METRICS = ("scib_bio", *SCIB_BIO, "knn_preservation", "n_clusters", "resolution")
+
+
+def embedding_neighbours(embedding: np.ndarray, k: int, n_jobs: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Exact Euclidean neighbours of an embedding with scanpy's convention: ``k`` counts the cell
+    itself, so each cell gets ``k - 1`` neighbours ((n, k-1) int64 indices, float32 distances)."""
+    from genomelearn.singlecell import graphs
+
+    return graphs.euclidean_knn(embedding, max(1, k - 1), n_jobs=n_jobs)
+
+
+def best_resolution(graph: sp.spmatrix, labels, resolutions: Sequence[float], seed: int,
+                    unlabelled_resolution: float = 1.0) -> dict:
+    """Leiden at every resolution of ``resolutions``; keep the clustering with the best NMI against
+    the labels (scIB's ``opt_louvain``/``nmi_ari_cluster_labels_leiden`` search, Luecken et al. 2022,
+    Nat Methods 19:41). Without labels no search is possible: ``unlabelled_resolution`` is used.
+
+    Returns:
+        dict with clusters ((n,) str), resolution, nmi, ari, n_clusters.
+    """
+    from genomelearn.singlecell import embed, metrics
+
+    has_labels = metrics.labelled(labels).sum() >= 2
+    best = None
+    for res in resolutions if has_labels else [unlabelled_resolution]:
+        clusters = embed.leiden_clusters(graph, float(res), seed)
+        scores = metrics.clustering_agreement(labels, clusters)
+        if best is None or (scores["nmi"] > best["nmi"]):
+            best = {"clusters": clusters, "resolution": float(res), **scores,
+                    "n_clusters": len(np.unique(clusters))}
+    return best
+
+
+def evaluate_seed(
     name: str,
     omics: Sequence[str],
     labels: np.ndarray,
     reference_knn: Mapping[str, np.ndarray],
+    seed: int,
+    k: int = 15,
+    resolutions: Sequence[float] = (1.0,),
     embedding: np.ndarray | None = None,
     graph: sp.spmatrix | None = None,
-    layout_data: np.ndarray | None = None,
-    k: int = 15,
-    resolution: float = 1.0,
-    min_dist: float = 0.5,
-    seed: int = 0,
-    silhouette_cells: int = 5000,
     n_jobs: int | None = None,
-) -> tuple[dict, np.ndarray, np.ndarray, sp.csr_matrix]:
-    """Clusters, UMAP and metrics of one method (an embedding, or a graph for graph-only methods).
+    unlabelled_resolution: float = 1.0,
+    silhouette_cells: int = 5000,
+) -> tuple[dict, np.ndarray, sp.csr_matrix]:
+    """Metrics of one method at one seed (clustering seed; the embedding may itself depend on it).
 
-    Args:
-        name: method name (metrics row).
-        omics: omics the method uses (its ``knn_preservation`` is the mean over these).
-        labels: (n,) labels (object; NaN = unlabelled).
-        reference_knn: omic → (n, k) input-space kNN indices.
-        embedding: (n, d) float32, or None for a graph-only method.
-        graph: the method's graph when ``embedding`` is None.
-        layout_data: data umap-learn uses to place disconnected graph components (embedding rows:
-            the embedding itself).
-        k, resolution, min_dist, seed, silhouette_cells: kNN size, Leiden resolution, UMAP min_dist,
-            seed, silhouette sample cap.
-        n_jobs: threads of the embedding's exact kNN query (None = 1; same result for any number).
+    Embeddings: exact kNN with ``k`` counting the cell itself and UMAP connectivities — the graph
+    ``sc.pp.neighbors(n_neighbors=k)`` builds (exact below 4,096 cells) — then the Leiden
+    resolution search (:func:`best_resolution`). Graph methods: the same search on their graph.
+
+    scIB bio-conservation (:func:`genomelearn.singlecell.metrics.scib_bio_metrics`): NMI/ARI at the
+    best resolution, cell-type silhouette, isolated labels, cLISI; ``scib_bio`` is their unweighted
+    mean (graph methods: silhouettes on hop distances, see the metrics function).
+    kNN preservation: as :func:`genomelearn.singlecell.metrics.knn_preservation`, with the method's
+    ``k - 1`` neighbours against the input space's.
 
     Returns:
-        (metrics row dict, clusters (n,) str, UMAP (n, 2) float32, graph used (CSR)).
+        (row dict, best clusters (n,) str, graph (CSR)).
     """
-    from genomelearn.singlecell import embed, graphs, metrics
+    from genomelearn.singlecell import graphs, metrics
 
     if embedding is not None:
-        idx, dist = graphs.euclidean_knn(embedding, k, n_jobs=n_jobs)
+        idx, dist = embedding_neighbours(embedding, k, n_jobs)
         graph = graphs.knn_connectivities(idx, dist, seed)
         neighbours = idx
-        layout_data = embedding
-        sil = metrics.silhouette(labels, embedding=embedding, max_cells=silhouette_cells, seed=seed)
-        sil_on = "embedding (euclidean)"
     else:
         graph = sp.csr_matrix(graph)
-        neighbours = graphs.graph_topk_neighbors(graph, k)
-        sil = metrics.silhouette(labels, graph=graph, max_cells=silhouette_cells, seed=seed)
-        sil_on = "graph (shortest-path hops)"
-    clusters = embed.leiden_clusters(graph, resolution, seed)
-    coords = embed.umap_layout(graph, layout_data, seed, min_dist)
+        neighbours = graphs.graph_topk_neighbors(graph, max(1, k - 1))
+    best = best_resolution(graph, labels, resolutions, seed, unlabelled_resolution)
+    bio = metrics.scib_bio_metrics(labels, embedding=embedding, graph=graph, k=k, max_cells=silhouette_cells, seed=seed)
     row = {
-        "method": name,
+        "method": name, "seed": seed,
         "kind": "embedding" if embedding is not None else "graph",
         "omics": ",".join(omics),
         "n_cells": len(labels),
         "n_dims": embedding.shape[1] if embedding is not None else np.nan,
         "n_edges": graphs.n_edges(graph),
-        "n_clusters": len(np.unique(clusters)),
-        **metrics.clustering_agreement(labels, clusters),
-        "silhouette": sil,
-        "silhouette_on": sil_on,
+        "n_clusters": best["n_clusters"], "resolution": best["resolution"],
+        "nmi": best["nmi"], "ari": best["ari"], **bio,
     }
+    row["scib_bio"] = float(np.nanmean([row[m] for m in SCIB_BIO])) if any(np.isfinite(row[m]) for m in SCIB_BIO) else np.nan
     preservation = {o: float(np.nanmean(metrics.knn_preservation(ref, neighbours))) for o, ref in reference_knn.items()}
     row["knn_preservation"] = float(np.mean([preservation[o] for o in omics]))
     for o, value in preservation.items():
         row[f"knn_preservation_{o}"] = value
-    return row, clusters, coords, graph
+    return row, best["clusters"], graph
+
+
+def interval_table(per_seed: pd.DataFrame, keys: Sequence[str] = ("dataset", "method"),
+                   columns: Sequence[str] = SUMMARY_METRICS) -> pd.DataFrame:
+    """Mean, sd and the 95 % t-interval over seeds of each metric, one row per method.
+
+    Args:
+        per_seed: one row per (method, seed).
+        keys: grouping columns (kept in order of first appearance).
+        columns: metrics to summarise (absent ones are skipped).
+
+    Returns:
+        keys + n_seeds + ``<metric>_mean``/``_sd``/``_ci_low``/``_ci_high`` per metric (interval:
+        mean ± t(0.975, n-1)·sd/√n; NaN with one seed).
+    """
+    from scipy import stats
+
+    rows = []
+    for key, group in per_seed.groupby(list(keys), sort=False):
+        row = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
+        row["n_seeds"] = int(group["seed"].nunique()) if "seed" in group else len(group)
+        for col in columns:
+            if col not in group:
+                continue
+            v = group[col].to_numpy(dtype=float)
+            v = v[np.isfinite(v)]
+            mean = float(v.mean()) if v.size else np.nan
+            sd = float(v.std(ddof=1)) if v.size > 1 else np.nan
+            half = float(stats.t.ppf(0.975, v.size - 1) * sd / np.sqrt(v.size)) if v.size > 1 else np.nan
+            row.update({f"{col}_mean": mean, f"{col}_sd": sd, f"{col}_ci_low": mean - half, f"{col}_ci_high": mean + half})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _seed_embedding(method: Mapping, seed: int, cells) -> np.ndarray:
+    paths = method["embedding"]
+    path = paths[str(seed)] if isinstance(paths, Mapping) else paths
+    return read_embedding(path, cells)
 
 
 def analyse_step(
@@ -443,33 +581,46 @@ def analyse_step(
     methods: Sequence[Mapping],
     h5ad_output: str,
     metrics_output: str,
+    seeds_output: str,
     k: int = 15,
-    resolution: float = 1.0,
+    resolutions: Sequence[float] = (1.0,),
+    unlabelled_resolution: float = 1.0,
+    seeds: Sequence[int] = (0,),
     min_dist: float = 0.5,
-    seed: int = 0,
     silhouette_cells: int = 5000,
     log: Log = _quiet,
     n_jobs: int | None = None,
 ) -> pd.DataFrame:
-    """Evaluate every method of a dataset and write ``<dataset>.h5ad`` and ``metrics.tsv``.
+    """Evaluate every method of a dataset at every seed; write ``<dataset>.h5ad``, ``metrics.tsv``
+    (mean, sd, 95 % interval over seeds) and ``metrics_seeds.tsv`` (one row per method and seed).
 
     Args:
         dataset: dataset name.
         cells_path: ``cells.tsv``.
         first_h5ad: preprocessed h5ad of the first omic (its matrix becomes ``.X`` of the output).
         graphs_path: ``graphs.h5ad`` (input-space kNN per omic, omic and consensus graphs).
-        methods: dicts with ``name``, ``omics`` (list), and either ``embedding`` (parquet path) or
-            ``graph`` (a key of ``graphs.h5ad`` obsp) plus ``layout`` (parquet path of the data
-            umap-learn uses to place disconnected components). An embedding ``name`` becomes
-            ``obsm["X_<name>"]``; every method gets ``obsm["X_umap_<name>"]``,
-            ``obs["leiden_<name>"]`` and its graph ``obsp["graph_<name>"]`` (graph methods keep their name).
-        n_jobs: threads of the exact kNN queries of the embeddings (None = 1).
+        methods: dicts with ``name``, ``omics`` (list), ``kind``, and either ``embedding`` (parquet
+            path, or {seed (str): path} for a method trained per seed), ``graph`` (a key of
+            ``graphs.h5ad`` obsp) or ``graph_file`` + ``graph`` (an h5ad and its obsp key), plus
+            ``layout`` (parquet: data umap-learn uses to place disconnected graph components); or
+            ``unavailable`` (the reason a peer cannot run: a row without metrics).
+        k: n_neighbors of every graph built here (counts the cell itself, as scanpy).
+        resolutions: Leiden resolution grid searched for every method and seed.
+        unlabelled_resolution: the resolution of unlabelled data (no search possible).
+        silhouette_cells: labelled cells sampled for the hop-distance silhouettes of graphs.
+        seeds: clustering seeds; per-seed methods use the embedding trained with the same seed.
+        min_dist: UMAP ``min_dist`` (layout of the first seed only).
+        n_jobs: threads of the exact kNN queries (None = 1).
+
+    Every available method gets ``obsm["X_<name>"]`` (embeddings, first seed), ``obsm["X_umap_<name>"]``,
+    ``obs["leiden_<name>"]`` (best resolution, first seed) and ``obsp["graph_<name>"]`` (graph
+    methods ``graph_*`` keep their name).
 
     Returns:
-        The metrics table (one row per method; columns dataset, method, kind, omics, n_cells,
-        n_dims, n_edges, n_clusters, ari, nmi, silhouette, silhouette_on, knn_preservation,
-        knn_preservation_<omic>…).
+        The summary table (one row per method).
     """
+    from genomelearn.singlecell import embed
+
     cells = read_cells(cells_path)
     labels = _labels(cells)
     stored = ad.read_h5ad(graphs_path)
@@ -481,34 +632,53 @@ def analyse_step(
     if cells["label"].notna().any():
         out.obs["label"] = pd.Categorical(cells["label"])
         out.uns["labels_column"] = first.uns.get("labels_column", "label")
-    rows = []
+    per_seed, unavailable = [], []
     for method in methods:
-        start = time.perf_counter()
         name = method["name"]
-        common = dict(k=k, resolution=resolution, min_dist=min_dist, seed=seed, silhouette_cells=silhouette_cells,
-                      n_jobs=n_jobs)
-        if method.get("embedding"):
-            emb = read_embedding(method["embedding"], cells["cell"])
-            out.obsm[f"X_{name}"] = emb
-            row, clusters, coords, graph = evaluate_method(name, method["omics"], labels, reference, embedding=emb, **common)
-            out.obsp[f"graph_{name}"] = graph
-        else:
-            layout = read_embedding(method["layout"], cells["cell"])
-            row, clusters, coords, graph = evaluate_method(
-                name, method["omics"], labels, reference, graph=stored.obsp[method["graph"]], layout_data=layout, **common
-            )
-            out.obsp[name] = graph
-        out.obsm[f"X_umap_{name}"] = coords
-        out.obs[f"leiden_{name}"] = pd.Categorical(clusters)
-        rows.append({"dataset": dataset, **row})
-        log(f"{name}: ARI {row['ari']:.3f} NMI {row['nmi']:.3f} silhouette {row['silhouette']:.3f} "
-            f"kNN preservation {row['knn_preservation']:.3f} ({time.perf_counter() - start:.1f}s)")
-    table = pd.DataFrame(rows)
+        if method.get("unavailable"):
+            unavailable.append({"dataset": dataset, "method": name, "kind": method.get("kind", ""),
+                                "omics": ",".join(method["omics"]), "status": f"unavailable: {method['unavailable']}"})
+            log(f"{name}: unavailable ({method['unavailable']})")
+            continue
+        start = time.perf_counter()
+        graph_source = None
+        if not method.get("embedding"):
+            holder = ad.read_h5ad(method["graph_file"]) if method.get("graph_file") else stored
+            graph_source = holder.obsp[method["graph"]]
+        for i, seed in enumerate(seeds):
+            emb = _seed_embedding(method, seed, cells["cell"]) if method.get("embedding") else None
+            row, clusters, graph = evaluate_seed(name, method["omics"], labels, reference, seed, k, resolutions,
+                                                 embedding=emb, graph=graph_source, n_jobs=n_jobs,
+                                                 unlabelled_resolution=unlabelled_resolution,
+                                                 silhouette_cells=silhouette_cells)
+            per_seed.append({"dataset": dataset, **row, "status": "ok"})
+            if i == 0:
+                layout = emb if emb is not None else read_embedding(method["layout"], cells["cell"])
+                if emb is not None:
+                    out.obsm[f"X_{name}"] = emb
+                out.obsm[f"X_umap_{name}"] = embed.umap_layout(graph, layout, seed, min_dist)
+                out.obs[f"leiden_{name}"] = pd.Categorical(clusters)
+                out.obsp[name if name.startswith("graph_") else f"graph_{name}"] = graph
+        done = pd.DataFrame([r for r in per_seed if r["method"] == name])
+        log(f"{name}: scIB bio {done['scib_bio'].mean():.3f} ± {done['scib_bio'].std(ddof=1):.3f}, NMI "
+            f"{done['nmi'].mean():.3f}, ARI {done['ari'].mean():.3f}, kNN preservation "
+            f"{done['knn_preservation'].mean():.3f} over {len(seeds)} seeds ({time.perf_counter() - start:.1f}s)")
+    seeds_table = pd.DataFrame(per_seed)
+    per_omic = tuple(c for c in seeds_table.columns if c.startswith("knn_preservation_"))
+    table = (interval_table(seeds_table, columns=SUMMARY_METRICS + per_omic) if len(seeds_table)
+             else pd.DataFrame(columns=["dataset", "method"]))
+    if len(seeds_table):
+        info = seeds_table.groupby("method", sort=False)[["kind", "omics", "n_cells", "n_dims"]].first().reset_index()
+        table = table.merge(info, on="method", how="left")
+        table["status"] = "ok"
+    table = pd.concat([table, pd.DataFrame(unavailable)], ignore_index=True)
     out.uns["singlecell_metrics"] = table
-    out.uns["singlecell"] = {"dataset": dataset, "n_neighbors": k, "leiden_resolution": resolution, "umap_min_dist": min_dist, "seed": seed}
+    out.uns["singlecell"] = {"dataset": dataset, "n_neighbors": k, "leiden_resolutions": list(map(float, resolutions)),
+                             "seeds": list(map(int, seeds)), "umap_min_dist": min_dist}
     Path(h5ad_output).parent.mkdir(parents=True, exist_ok=True)
     out.write_h5ad(h5ad_output)
     table.to_csv(metrics_output, sep="\t", index=False, float_format="%.4f")
+    seeds_table.to_csv(seeds_output, sep="\t", index=False, float_format="%.4f")
     return table
 
 
@@ -547,7 +717,8 @@ def plot_step(h5ad: str, output: str, title: str = "") -> None:
             r = scores.get(name)
             extra = ""
             if r is not None:
-                extra = f"\nARI {float(r['ari']):.2f}  NMI {float(r['nmi']):.2f}  kNN-pres {float(r['knn_preservation']):.2f}"
+                extra = (f"\nscIB bio {float(r['scib_bio_mean']):.2f}  ARI {float(r['ari_mean']):.2f}  "
+                         f"NMI {float(r['nmi_mean']):.2f}  kNN-pres {float(r['knn_preservation_mean']):.2f} (mean of seeds)")
             ax.set_title(f"{name}: {'label' if col == 'label' else 'Leiden clusters'}{extra}", fontsize=9)
             ax.set_xticks([])
             ax.set_yticks([])
@@ -562,23 +733,92 @@ def plot_step(h5ad: str, output: str, title: str = "") -> None:
 
 
 # ------------------------------------------------------------------------------------------ summary
-def summary_step(metrics_paths: Sequence[str], sizes_paths: Sequence[str], history_paths: Sequence[str],
-                 metrics_output: str, sizes_output: str, training_output: str) -> None:
-    """Concatenate per-dataset metrics and graph sizes; one line per trained autoencoder."""
-    pd.concat([pd.read_csv(p, sep="\t") for p in metrics_paths]).to_csv(metrics_output, sep="\t", index=False, float_format="%.4f")
-    pd.concat([pd.read_csv(p, sep="\t") for p in sizes_paths]).to_csv(sizes_output, sep="\t", index=False, float_format="%.4f")
+def ranking_table(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Methods ranked per dataset by the mean scIB bio-conservation score (1 = best), with its 95 %
+    interval over seeds; unavailable peers follow, unranked, with their reason."""
+    cols = ["dataset", "method", "kind", "omics", "n_seeds", "scib_bio_mean", "scib_bio_ci_low", "scib_bio_ci_high",
+            "nmi_mean", "ari_mean", "silhouette_label_mean", "isolated_labels_mean", "clisi_mean",
+            "knn_preservation_mean", "n_clusters_mean", "status"]
+    out = []
+    for _, group in metrics.groupby("dataset", sort=False):
+        ok = group[group["status"] == "ok"].sort_values("scib_bio_mean", ascending=False).copy()
+        ok.insert(1, "rank", np.arange(1, len(ok) + 1))
+        rest = group[group["status"] != "ok"].copy()
+        rest.insert(1, "rank", np.nan)
+        out += [ok, rest]
+    table = pd.concat(out, ignore_index=True)
+    return table[["dataset", "rank"] + [c for c in cols[1:] if c in table]]
+
+
+def verdict_table(per_seed: pd.DataFrame, challenger: str = "ae", baselines: Sequence[str] = ("pca", "scanpy"),
+                  metrics_compared: Sequence[str] = ("scib_bio", "ari", "nmi")) -> pd.DataFrame:
+    """Does the autoencoder beat PCA and scanpy? Paired by seed, per dataset and metric.
+
+    The difference challenger − baseline is taken seed by seed (the same clustering seed; the AE's
+    training seed), and its mean gets a 95 % t-interval. Verdict: ``better`` when the interval is
+    above 0, ``worse`` when below, ``no clear difference`` otherwise.
+
+    Returns:
+        dataset, challenger, baseline, metric, n_seeds, challenger_mean, baseline_mean, difference,
+        ci_low, ci_high, verdict.
+    """
+    from scipy import stats
+
+    rows = []
+    for dataset, group in per_seed.groupby("dataset", sort=False):
+        wide = {m: g.set_index("seed") for m, g in group.groupby("method")}
+        if challenger not in wide:
+            continue
+        for base in baselines:
+            if base not in wide:
+                continue
+            for metric in metrics_compared:
+                a, b = wide[challenger][metric], wide[base][metric]
+                common = a.index.intersection(b.index)
+                d = (a.loc[common] - b.loc[common]).to_numpy(dtype=float)
+                n = int(np.isfinite(d).sum())
+                d = d[np.isfinite(d)]
+                mean = float(d.mean()) if n else np.nan
+                half = float(stats.t.ppf(0.975, n - 1) * d.std(ddof=1) / np.sqrt(n)) if n > 1 else np.nan
+                low, high = mean - half, mean + half
+                verdict = "better" if low > 0 else "worse" if high < 0 else "no clear difference"
+                rows.append({"dataset": dataset, "challenger": challenger, "baseline": base, "metric": metric,
+                             "n_seeds": n, "challenger_mean": float(a.loc[common].mean()),
+                             "baseline_mean": float(b.loc[common].mean()), "difference": mean,
+                             "ci_low": low, "ci_high": high, "verdict": verdict})
+    return pd.DataFrame(rows)
+
+
+def summary_step(metrics_paths: Sequence[str], seeds_paths: Sequence[str], sizes_paths: Sequence[str],
+                 history_paths: Sequence[str], outputs: Mapping[str, str]) -> None:
+    """The analysis-wide tables: ``metrics``, ``graph_sizes``, ``training`` (one line per trained
+    model and seed), ``ranking`` (:func:`ranking_table`) and ``ae_verdict`` (:func:`verdict_table`).
+
+    Args:
+        outputs: table name → path (keys as :func:`workflow_support.summary_outputs`).
+    """
+    metrics = pd.concat([pd.read_csv(p, sep="\t") for p in metrics_paths], ignore_index=True)
+    metrics.to_csv(outputs["metrics"], sep="\t", index=False, float_format="%.4f")
+    per_seed = pd.concat([pd.read_csv(p, sep="\t") for p in seeds_paths], ignore_index=True)
+    ranking_table(metrics).to_csv(outputs["ranking"], sep="\t", index=False, float_format="%.4f")
+    verdict_table(per_seed).to_csv(outputs["ae_verdict"], sep="\t", index=False, float_format="%.4f")
+    pd.concat([pd.read_csv(p, sep="\t") for p in sizes_paths]).to_csv(outputs["graph_sizes"], sep="\t", index=False, float_format="%.4f")
     rows = []
     for p in history_paths:
         h = pd.read_csv(p, sep="\t")
         parts = Path(p).parts
-        dataset = parts[parts.index("singlecell") + 1] if "singlecell" in parts else ""
-        omic = Path(p).parent.name
-        best = h.loc[h["epoch"] == h["best_epoch"].iloc[0]]
+        i = parts.index("singlecell") + 1 if "singlecell" in parts else 0
+        dataset = parts[i]
+        where = parts[i + 1]
+        unit = parts[i + 2] if where in ("omics", "peers") else "joint"
+        seed = next((int(x[4:]) for x in parts if x.startswith("seed") and x[4:].isdigit()), np.nan)
+        best_epoch = int(h["best_epoch"].iloc[0])
+        best = h.loc[h["epoch"] == best_epoch]
         rows.append({
-            "dataset": dataset, "model": h["model"].iloc[0], "omics": omic, "epochs_run": int(h["epoch"].max()),
-            "best_epoch": int(h["best_epoch"].iloc[0]),
+            "dataset": dataset, "model": h["model"].iloc[0], "omics": unit, "seed": seed,
+            "epochs_run": int(h["epoch"].max()), "best_epoch": best_epoch,
             "best_val_loss": float(best["val_loss"].iloc[0]) if len(best) else np.nan,
             "train_seconds": float(h["seconds"].sum()), "cells_per_second": float(h["items_per_second"].median()),
             "device": h["device"].iloc[0],
         })
-    pd.DataFrame(rows).to_csv(training_output, sep="\t", index=False, float_format="%.4g")
+    pd.DataFrame(rows).to_csv(outputs["training"], sep="\t", index=False, float_format="%.4g")

@@ -2,7 +2,8 @@
 
 * ``values: counts`` — ``scanpy.pp.normalize_total`` (10,000 per cell) + ``log1p`` + highly
   variable features (``scanpy.pp.highly_variable_genes``, Seurat flavour on the log data, when the
-  omic has more than ``n_top_genes`` features). Sparse input stays sparse.
+  omic has more than ``n_top_genes`` features). Sparse input stays sparse. The raw counts of the
+  kept features stay in ``layers["counts"]`` (for count likelihoods and scVI).
 * ``values: normalized`` — the matrix is already normalised / scaled / a rate: used as is.
 
 Omic types and their defaults (each can be overridden in the config):
@@ -10,7 +11,7 @@ Omic types and their defaults (each can be overridden in the config):
 ============== ============ ============ ==================================================
 type           metric       likelihood   binarize_threshold (for Hamming)
 ============== ============ ============ ==================================================
-expression     euclidean    gaussian     —
+expression     euclidean    gaussian     — (likelihood ``nb`` when ``values: counts``)
 methylation    hamming      bernoulli    0.5 (methylation rate ≥ 0.5 → 1)
 accessibility  hamming      gaussian     0.0 (> 0 → 1), or "median" (above the feature median)
 ============== ============ ============ ==================================================
@@ -56,6 +57,8 @@ def omic_settings(spec: Mapping, where: str = "") -> dict:
         raise InputError(f"{where}: unknown omic type {kind!r}; expected one of {OMIC_TYPES}")
     out = {"type": kind, "values": spec.get("values", "normalized"), "n_top_genes": int(spec.get("n_top_genes", 2000))}
     out.update(_DEFAULTS[kind])
+    if kind == "expression" and out["values"] == "counts":
+        out["likelihood"] = "nb"  # raw UMI counts: negative binomial with library size (scVI/DCA)
     for key in ("metric", "likelihood", "binarize_threshold"):
         if spec.get(key) is not None:
             out[key] = spec[key]
@@ -63,8 +66,10 @@ def omic_settings(spec: Mapping, where: str = "") -> dict:
         raise InputError(f"{where}: unknown values {out['values']!r}; expected one of {VALUE_KINDS}")
     if out["metric"] not in METRICS:
         raise InputError(f"{where}: unknown metric {out['metric']!r}; expected one of {METRICS}")
-    if out["likelihood"] not in ("gaussian", "bernoulli"):
-        raise InputError(f"{where}: unknown likelihood {out['likelihood']!r}; expected gaussian or bernoulli")
+    if out["likelihood"] not in ("gaussian", "bernoulli", "nb", "zinb"):
+        raise InputError(f"{where}: unknown likelihood {out['likelihood']!r}; expected gaussian, bernoulli, nb or zinb")
+    if out["likelihood"] in ("nb", "zinb") and out["values"] != "counts":
+        raise InputError(f"{where}: likelihood {out['likelihood']} needs raw counts (values: counts)")
     thr = out["binarize_threshold"]
     if not (thr == "median" or isinstance(thr, (int, float))):
         raise InputError(f"{where}: binarize_threshold must be a number or 'median', got {thr!r}")
@@ -81,6 +86,7 @@ def preprocess_omic(adata: ad.AnnData, settings: Mapping, where: str = "") -> ad
 
     Returns:
         A new AnnData: ``.X`` float32 (CSR kept CSR), ``var["highly_variable"]`` when selected,
+        ``layers["counts"]`` (float32 raw counts of the kept features) for counts input,
         ``uns["singlecell_omic"]`` = the settings (strings / numbers, h5ad-writable).
 
     Raises:
@@ -102,6 +108,7 @@ def preprocess_omic(adata: ad.AnnData, settings: Mapping, where: str = "") -> ad
             raise InputError(
                 f"{where}: {int(zero.sum())} cell(s) with zero total counts, e.g. {adata.obs_names[np.flatnonzero(zero)[0]]}"
             )
+        adata.layers["counts"] = adata.X.copy()
         sc.pp.normalize_total(adata, target_sum=1e4)
         sc.pp.log1p(adata)
         if adata.n_vars > settings["n_top_genes"]:
@@ -116,6 +123,9 @@ def preprocess_omic(adata: ad.AnnData, settings: Mapping, where: str = "") -> ad
                 f"{where}: likelihood bernoulli needs values in [0, 1] (rates or 0/1), found "
                 f"[{finite.min():g}, {finite.max():g}]"
             )
+    if "counts" in adata.layers:
+        counts = adata.layers["counts"]
+        adata.layers["counts"] = sp.csr_matrix(counts, dtype=np.float32) if sp.issparse(counts) else np.asarray(counts, np.float32)
     if sp.issparse(adata.X):
         adata.X = sp.csr_matrix(adata.X, dtype=np.float32)
     else:
