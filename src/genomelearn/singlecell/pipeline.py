@@ -280,6 +280,7 @@ def graphs_step(
     seed: int = 0,
     log: Log = _quiet,
     n_jobs: int | None = None,
+    approximate_above: int | None = 50_000,
 ) -> None:
     """Input-space kNN and UMAP connectivities per omic; the consensus graph when several omics.
 
@@ -296,6 +297,7 @@ def graphs_step(
         block_size: rows per block of the Hamming distance.
         seed: seed of the connectivities.
         n_jobs: threads of the exact Euclidean kNN queries (None = 1; same result for any number).
+        approximate_above: more cells → NN-descent kNN (:func:`graphs.knn_method`); None = exact.
 
     Writes ``graphs.h5ad`` (obs = cells; ``obsm["knn_<omic>"]`` (n, k) int64 neighbour indices, -1
     = none; ``obsp["graph_<omic>"]`` and, for several omics, ``obsp["graph_consensus"]``) and
@@ -323,7 +325,8 @@ def graphs_step(
         thr = thr if thr == "median" else float(thr)
         start = time.perf_counter()
         idx, dist = graphs.omic_knn(
-            _matrix(adata), info["metric"], k_max, threshold=thr, block_size=block_size, n_jobs=n_jobs
+            _matrix(adata), info["metric"], k_max, threshold=thr, block_size=block_size, n_jobs=n_jobs,
+            approximate_above=approximate_above, seed=seed,
         )
         knn_lists.append((idx, dist))
         kk = min(k, idx.shape[1])
@@ -381,6 +384,7 @@ def evaluate_method(
     seed: int = 0,
     silhouette_cells: int = 5000,
     n_jobs: int | None = None,
+    approximate_above: int | None = 50_000,
 ) -> tuple[dict, np.ndarray, np.ndarray, sp.csr_matrix]:
     """Clusters, UMAP and metrics of one method (an embedding, or a graph for graph-only methods).
 
@@ -396,6 +400,7 @@ def evaluate_method(
         k, resolution, min_dist, seed, silhouette_cells: kNN size, Leiden resolution, UMAP min_dist,
             seed, silhouette sample cap.
         n_jobs: threads of the embedding's exact kNN query (None = 1; same result for any number).
+        approximate_above: more cells → NN-descent kNN (:func:`graphs.knn_method`); None = exact.
 
     Returns:
         (metrics row dict, clusters (n,) str, UMAP (n, 2) float32, graph used (CSR)).
@@ -403,7 +408,7 @@ def evaluate_method(
     from genomelearn.singlecell import embed, graphs, metrics
 
     if embedding is not None:
-        idx, dist = graphs.euclidean_knn(embedding, k, n_jobs=n_jobs)
+        idx, dist = graphs.euclidean_knn(embedding, k, n_jobs=n_jobs, approximate_above=approximate_above, seed=seed)
         graph = graphs.knn_connectivities(idx, dist, seed)
         neighbours = idx
         layout_data = embedding
@@ -450,6 +455,7 @@ def analyse_step(
     silhouette_cells: int = 5000,
     log: Log = _quiet,
     n_jobs: int | None = None,
+    approximate_above: int | None = 50_000,
 ) -> pd.DataFrame:
     """Evaluate every method of a dataset and write ``<dataset>.h5ad`` and ``metrics.tsv``.
 
@@ -486,7 +492,7 @@ def analyse_step(
         start = time.perf_counter()
         name = method["name"]
         common = dict(k=k, resolution=resolution, min_dist=min_dist, seed=seed, silhouette_cells=silhouette_cells,
-                      n_jobs=n_jobs)
+                      n_jobs=n_jobs, approximate_above=approximate_above)
         if method.get("embedding"):
             emb = read_embedding(method["embedding"], cells["cell"])
             out.obsm[f"X_{name}"] = emb
