@@ -242,8 +242,8 @@ rule singlecell_summary:
 
 
 rule singlecell_export:
-    # scanpy-native outputs: <dataset>.h5ad (obsm embeddings, every graph as
-    # obsp['<key>_connectivities'/'<key>_distances'] + uns['<key>']) and MuData <dataset>.h5mu.
+    # scanpy-native outputs: <dataset>.h5ad (obsm embeddings; every graph as obsp
+    # <key>_connectivities and <key>_distances + uns[<key>]) and MuData <dataset>.h5mu.
     input:
         unpack(
             lambda wc: {

@@ -684,3 +684,89 @@ def store_neighbors(adata, key: str, connectivities: sp.spmatrix, distances: sp.
     adata.obsp[conn_key] = sp.csr_matrix(connectivities, dtype=np.float32)
     adata.obsp[dist_key] = sp.csr_matrix(distances, dtype=np.float32)
     adata.uns[key] = {"connectivities_key": conn_key, "distances_key": dist_key, "params": dict(params)}
+
+
+# ------------------------------------------------------------- one graph for Leiden and UMAP
+def rapids_available() -> bool:
+    """True when rapids-singlecell imports and a CUDA device is visible (cupy)."""
+    try:
+        import cupy
+        import rapids_singlecell  # noqa: F401
+
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:  # noqa: BLE001 - any import or driver failure means: no GPU path
+        return False
+
+
+def neighbors_leiden_umap(
+    X: np.ndarray,
+    k: int = 15,
+    resolution: float = 1.0,
+    min_dist: float = 0.5,
+    seed: int = 0,
+    approximate_above: int | None = APPROXIMATE_KNN_ABOVE,
+    n_jobs: int | None = None,
+    backend: str = "cpu",
+    timings: dict | None = None,
+) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+    """The workflow's graph → Leiden + UMAP path on an embedding: the kNN graph is built once and
+    both the clustering and the layout use it (UMAP from the precomputed graph).
+
+    CPU: :func:`euclidean_knn` (exact, or NN-descent above ``approximate_above`` cells) →
+    :func:`knn_connectivities` → ``embed.leiden_clusters`` (igraph Leiden, 2 iterations) →
+    ``embed.umap_layout`` (umap-learn ``simplicial_set_embedding`` on that graph).
+    ``backend="rapids"``: rapids-singlecell on the GPU (``rsc.pp.neighbors`` with
+    n_neighbors = k + 1 on ``X``, ``rsc.tl.leiden``, ``rsc.tl.umap`` on that graph);
+    ``"auto"``: rapids when :func:`rapids_available`, else CPU.
+
+    Args:
+        X: (n, d) float32 embedding.
+        k, resolution, min_dist, seed: kNN size (self excluded), Leiden resolution, UMAP min_dist, seed.
+        approximate_above, n_jobs: see :func:`euclidean_knn`.
+        timings: when given, filled with seconds per step (``knn_s``, ``leiden_s``, ``umap_s``).
+
+    Returns:
+        (connectivities (n, n) float32 CSR, clusters (n,) str, layout (n, 2) float32).
+
+    Raises:
+        ValueError: unknown backend, or ``"rapids"`` without rapids-singlecell and a GPU.
+    """
+    import time
+
+    timings = {} if timings is None else timings
+    if backend == "auto":
+        backend = "rapids" if rapids_available() else "cpu"
+    if backend == "rapids":
+        if not rapids_available():
+            raise ValueError("backend 'rapids' needs rapids_singlecell and a CUDA device")
+        import anndata as ad
+        import rapids_singlecell as rsc
+
+        adata = ad.AnnData(X=np.asarray(X, dtype=np.float32))
+        start = time.perf_counter()
+        rsc.pp.neighbors(adata, n_neighbors=k + 1, use_rep="X", random_state=seed)
+        timings["knn_s"] = time.perf_counter() - start
+        start = time.perf_counter()
+        rsc.tl.leiden(adata, resolution=resolution, random_state=seed)
+        timings["leiden_s"] = time.perf_counter() - start
+        start = time.perf_counter()
+        rsc.tl.umap(adata, min_dist=min_dist, random_state=seed)
+        timings["umap_s"] = time.perf_counter() - start
+        return (sp.csr_matrix(adata.obsp["connectivities"], dtype=np.float32),
+                adata.obs["leiden"].astype(str).to_numpy(), np.asarray(adata.obsm["X_umap"], dtype=np.float32))
+    if backend != "cpu":
+        raise ValueError(f"unknown backend {backend!r} (cpu, rapids, auto)")
+    from genomelearn.singlecell import embed
+
+    start = time.perf_counter()
+    idx, dist = euclidean_knn(X, k, n_jobs=n_jobs, approximate_above=approximate_above, seed=seed)
+    graph = knn_connectivities(idx, dist, seed)
+    del idx, dist
+    timings["knn_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    clusters = embed.leiden_clusters(graph, resolution, seed)
+    timings["leiden_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    coords = embed.umap_layout(graph, X, seed, min_dist)
+    timings["umap_s"] = time.perf_counter() - start
+    return graph, clusters, coords
