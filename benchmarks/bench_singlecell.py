@@ -46,7 +46,9 @@ N_POPULATIONS = 20
 K = 15
 
 
-def synthetic_counts(n_cells: int, n_genes: int = N_GENES, density: float = DENSITY, seed: int = 0):
+def synthetic_counts(
+    n_cells: int, n_genes: int = N_GENES, density: float = DENSITY, seed: int = 0
+):
     """CSR float32 (n_cells, n_genes): log1p of 1 + Poisson(1) counts at ~density random entries, by blocks."""
     import numpy as np
     import scipy.sparse as sp
@@ -83,7 +85,9 @@ def _peak_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
 
-def pipeline_worker(n_cells: int, pipeline: str, dims: int, threads: int, approximate_above: int | None) -> dict:
+def pipeline_worker(
+    n_cells: int, pipeline: str, dims: int, threads: int, approximate_above: int | None
+) -> dict:
     import warnings
 
     import numpy as np
@@ -97,7 +101,13 @@ def pipeline_worker(n_cells: int, pipeline: str, dims: int, threads: int, approx
 
         timings = {}
         _, clusters, coords = graphs.neighbors_leiden_umap(
-            X, K, seed=0, approximate_above=approximate_above, n_jobs=threads, backend="cpu", timings=timings
+            X,
+            K,
+            seed=0,
+            approximate_above=approximate_above,
+            n_jobs=threads,
+            backend="cpu",
+            timings=timings,
         )
         out.update(timings)
         out["knn"] = graphs.knn_method(n_cells, approximate_above)
@@ -110,16 +120,29 @@ def pipeline_worker(n_cells: int, pipeline: str, dims: int, threads: int, approx
 
             sc.settings.n_jobs = threads
             steps = (
-                ("knn_s", lambda: sc.pp.neighbors(adata, n_neighbors=K + 1, use_rep="X", random_state=0)),
-                ("leiden_s", lambda: sc.tl.leiden(adata, flavor="igraph", n_iterations=2, random_state=0)),
+                (
+                    "knn_s",
+                    lambda: sc.pp.neighbors(adata, n_neighbors=K + 1, use_rep="X", random_state=0),
+                ),
+                (
+                    "leiden_s",
+                    lambda: sc.tl.leiden(adata, flavor="igraph", n_iterations=2, random_state=0),
+                ),
                 ("umap_s", lambda: sc.tl.umap(adata, random_state=0, min_dist=0.5)),
             )
-            out["knn"] = "exact" if n_cells < 4096 else "scanpy default (pynndescent above 8,192 cells)"
+            out["knn"] = (
+                "exact" if n_cells < 4096 else "scanpy default (pynndescent above 8,192 cells)"
+            )
         else:
             import rapids_singlecell as rsc
 
             steps = (
-                ("knn_s", lambda: rsc.pp.neighbors(adata, n_neighbors=K + 1, use_rep="X", random_state=0)),
+                (
+                    "knn_s",
+                    lambda: rsc.pp.neighbors(
+                        adata, n_neighbors=K + 1, use_rep="X", random_state=0
+                    ),
+                ),
                 ("leiden_s", lambda: rsc.tl.leiden(adata, random_state=0)),
                 ("umap_s", lambda: rsc.tl.umap(adata, random_state=0, min_dist=0.5)),
             )
@@ -135,7 +158,7 @@ def pipeline_worker(n_cells: int, pipeline: str, dims: int, threads: int, approx
     else:
         raise ValueError(f"unknown pipeline {pipeline!r}")
     out["compute_s"] = time.perf_counter() - start
-    out["n_clusters"] = int(len(np.unique(clusters)))
+    out["n_clusters"] = len(np.unique(clusters))
     out["ari_vs_populations"] = float(adjusted_rand_score(labels, clusters))
     out["umap_finite"] = bool(np.isfinite(coords).all())
     out["peak_rss_gb_self"] = _peak_gb()
@@ -152,13 +175,17 @@ def ae_worker(n_cells: int, device: str, threads: int) -> dict:
 
     X = synthetic_counts(n_cells)
     out = {"cells": n_cells, "pipeline": "autoencoder", "device": device}
-    settings = embed.AutoencoderSettings(hidden=[256, 128, 64], bottleneck=10, dropout=0.1, validation_fraction=0.01)
+    settings = embed.AutoencoderSettings(
+        hidden=[256, 128, 64], bottleneck=10, dropout=0.1, validation_fraction=0.01
+    )
     train = TrainConfig(max_epochs=1, batch_size=256, patience=1, device=device)
     start = time.perf_counter()
     _, _, result = embed.train_autoencoder(X, "gaussian", settings, train)
     out["compute_s"] = time.perf_counter() - start
     out["ae_epoch_s"] = float(result.history["seconds"].iloc[0])
-    out["ae_s_per_epoch_per_1M"] = out["ae_epoch_s"] * 1e6 / (n_cells * (1 - settings.validation_fraction))
+    out["ae_s_per_epoch_per_1M"] = (
+        out["ae_epoch_s"] * 1e6 / (n_cells * (1 - settings.validation_fraction))
+    )
     out["ratio_epoch_vs_45s_target"] = out["ae_s_per_epoch_per_1M"] / TARGET_S_PER_EPOCH_PER_1M
     out["peak_rss_gb_self"] = _peak_gb()
     return out
@@ -171,7 +198,9 @@ def run_child(args: list[str], threads: int) -> tuple[dict | None, float, float,
         env[var] = str(threads)
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         start = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, __file__, *args], stdout=out, stderr=err, text=True, env=env)
+        proc = subprocess.Popen(
+            [sys.executable, __file__, *args], stdout=out, stderr=err, text=True, env=env
+        )
         _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage (peak RSS)
         wall = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -180,7 +209,7 @@ def run_child(args: list[str], threads: int) -> tuple[dict | None, float, float,
         stdout, stderr = out.read(), err.read()
     peak = usage.ru_maxrss / 1024**2  # Linux: KiB
     line = [ln for ln in stdout.splitlines() if ln.startswith("RESULT ")]
-    result = json.loads(line[0][len("RESULT "):]) if line else None
+    result = json.loads(line[0][len("RESULT ") :]) if line else None
     return result, wall, peak, stderr[-3000:]
 
 
@@ -189,9 +218,18 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--dims", type=int, default=10)
-    parser.add_argument("--approximate-above", type=int, default=50_000, help="the workflow's approximate_knn_above")
-    parser.add_argument("--rapids", action="store_true", help="also run rapids-singlecell (needs it and a GPU)")
-    parser.add_argument("--ae-sizes", type=int, nargs="*", default=[], help="also time one autoencoder epoch")
+    parser.add_argument(
+        "--approximate-above",
+        type=int,
+        default=50_000,
+        help="the workflow's approximate_knn_above",
+    )
+    parser.add_argument(
+        "--rapids", action="store_true", help="also run rapids-singlecell (needs it and a GPU)"
+    )
+    parser.add_argument(
+        "--ae-sizes", type=int, nargs="*", default=[], help="also time one autoencoder epoch"
+    )
     parser.add_argument("--device", default="cpu", help="device of the autoencoder worker")
     parser.add_argument("--tsv", default=None, help="also write the table here (TSV)")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
@@ -201,7 +239,9 @@ def main() -> None:
         if args.worker == "autoencoder":
             res = ae_worker(args.cells, args.device, args.threads)
         else:
-            res = pipeline_worker(args.cells, args.worker, args.dims, args.threads, args.approximate_above)
+            res = pipeline_worker(
+                args.cells, args.worker, args.dims, args.threads, args.approximate_above
+            )
         print("RESULT " + json.dumps(res), flush=True)
         return
     import pandas as pd
@@ -214,16 +254,41 @@ def main() -> None:
         if rapids_available():
             pipelines.append("rapids")
         else:
-            print("--rapids: rapids_singlecell or a CUDA device is missing; GPU path not measured", file=sys.stderr)
-    jobs = [(n, p) for n in args.sizes for p in pipelines] + [(n, "autoencoder") for n in args.ae_sizes]
+            print(
+                "--rapids: rapids_singlecell or a CUDA device is missing; GPU path not measured",
+                file=sys.stderr,
+            )
+    jobs = [(n, p) for n in args.sizes for p in pipelines] + [
+        (n, "autoencoder") for n in args.ae_sizes
+    ]
     rows = []
     for n, pipeline in jobs:
-        child = ["--worker", pipeline, "--cells", str(n), "--threads", str(args.threads), "--dims", str(args.dims),
-                 "--approximate-above", str(args.approximate_above), "--device", args.device]
+        child = [
+            "--worker",
+            pipeline,
+            "--cells",
+            str(n),
+            "--threads",
+            str(args.threads),
+            "--dims",
+            str(args.dims),
+            "--approximate-above",
+            str(args.approximate_above),
+            "--device",
+            args.device,
+        ]
         result, wall, peak, err = run_child(child, args.threads)
         if result is None:
             print(f"{pipeline} at {n} cells failed:\n{err}", file=sys.stderr)
-            rows.append({"cells": n, "pipeline": pipeline, "total_s": wall, "peak_rss_gb": peak, "failed": True})
+            rows.append(
+                {
+                    "cells": n,
+                    "pipeline": pipeline,
+                    "total_s": wall,
+                    "peak_rss_gb": peak,
+                    "failed": True,
+                }
+            )
             continue
         result.update(total_s=wall, peak_rss_gb=peak)
         rows.append(result)
@@ -233,15 +298,36 @@ def main() -> None:
         return
     graph_rows = table[table["pipeline"].isin(["workflow", "scanpy"])]
     if {"workflow", "scanpy"} <= set(graph_rows["pipeline"]):
-        wide = graph_rows.pivot_table(index="cells", columns="pipeline", values=["total_s", "compute_s", "peak_rss_gb"])
+        wide = graph_rows.pivot_table(
+            index="cells", columns="pipeline", values=["total_s", "compute_s", "peak_rss_gb"]
+        )
         for col in ("total_s", "compute_s", "peak_rss_gb"):
-            ratio = (wide[(col, "workflow")] / wide[(col, "scanpy")]).rename(f"ratio_{col}_workflow_vs_scanpy")
+            ratio = (wide[(col, "workflow")] / wide[(col, "scanpy")]).rename(
+                f"ratio_{col}_workflow_vs_scanpy"
+            )
             table = table.merge(ratio, left_on="cells", right_index=True, how="left")
-        table.loc[table["pipeline"] != "workflow", [c for c in table if c.startswith("ratio_") and "scanpy" in c]] = float("nan")
+        table.loc[
+            table["pipeline"] != "workflow",
+            [c for c in table if c.startswith("ratio_") and "scanpy" in c],
+        ] = float("nan")
     table["meets_16gb"] = table["peak_rss_gb"] <= 16
-    columns = ["cells", "pipeline", "knn", "total_s", "compute_s", "knn_s", "leiden_s", "umap_s", "peak_rss_gb",
-               "n_clusters", "ari_vs_populations", "ratio_total_s_workflow_vs_scanpy", "ratio_compute_s_workflow_vs_scanpy",
-               "ratio_peak_rss_gb_workflow_vs_scanpy", "meets_16gb"]
+    columns = [
+        "cells",
+        "pipeline",
+        "knn",
+        "total_s",
+        "compute_s",
+        "knn_s",
+        "leiden_s",
+        "umap_s",
+        "peak_rss_gb",
+        "n_clusters",
+        "ari_vs_populations",
+        "ratio_total_s_workflow_vs_scanpy",
+        "ratio_compute_s_workflow_vs_scanpy",
+        "ratio_peak_rss_gb_workflow_vs_scanpy",
+        "meets_16gb",
+    ]
     columns = [c for c in columns if c in table] + [c for c in table if c not in columns]
     pd.set_option("display.width", 250)
     pd.set_option("display.max_columns", 40)

@@ -5,7 +5,9 @@ from genomelearn.workflow import get_logger, run_script
 
 
 def main(smk):
-    omics = {key[len("omic_") :]: path for key, path in smk.input.items() if key.startswith("omic_")}
+    omics = {
+        key[len("omic_") :]: path for key, path in smk.input.items() if key.startswith("omic_")
+    }
     export_step(
         smk.input.cells,
         omics,

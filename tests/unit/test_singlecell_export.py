@@ -23,7 +23,9 @@ def _multiomics(n_per: int = 40, seed: int = 0):
     rng = np.random.default_rng(seed)
     labels = np.repeat(np.array(["A", "B", "C"]), n_per)
     types = np.searchsorted(["A", "B", "C"], labels)
-    rna = (rng.normal(0, 3, size=(3, 30))[types] + rng.normal(0, 1, size=(labels.size, 30))).astype(np.float32)
+    rna = (
+        rng.normal(0, 3, size=(3, 30))[types] + rng.normal(0, 1, size=(labels.size, 30))
+    ).astype(np.float32)
     met = (rng.random((labels.size, 50)) < rng.random((3, 50))[types]).astype(np.float32)
     met[rng.random(met.shape) < 0.4] = np.nan
     return labels, {"rna": (rna, "euclidean", 0.5), "met": (met, "hamming", 0.5)}
@@ -36,12 +38,18 @@ def _write_inputs(tmp_path, labels, omics, k: int = 8, consensus_k: int = 16):
 
     n = labels.size
     cells = [f"c{i}" for i in range(n)]
-    pd.DataFrame({"cell": cells, "label": labels}).to_csv(tmp_path / "cells.tsv", sep="\t", index=False)
+    pd.DataFrame({"cell": cells, "label": labels}).to_csv(
+        tmp_path / "cells.tsv", sep="\t", index=False
+    )
     h5ads = {}
     stored = ad.AnnData(obs=pd.DataFrame(index=cells))
     knn_lists = []
     for omic, (X, metric, thr) in omics.items():
-        a = ad.AnnData(X=X, obs=pd.DataFrame(index=cells), var=pd.DataFrame(index=[f"{omic}{j}" for j in range(X.shape[1])]))
+        a = ad.AnnData(
+            X=X,
+            obs=pd.DataFrame(index=cells),
+            var=pd.DataFrame(index=[f"{omic}{j}" for j in range(X.shape[1])]),
+        )
         a.obsm["X_pca"] = embed.pca_embedding(graphs.mean_impute(X), 5, 0)[0]
         a.uns["singlecell_omic"] = {"metric": metric, "binarize_threshold": thr}
         h5ads[omic] = str(tmp_path / f"{omic}.h5ad")
@@ -52,20 +60,32 @@ def _write_inputs(tmp_path, labels, omics, k: int = 8, consensus_k: int = 16):
         stored.obsp[f"graph_{omic}"] = graphs.knn_connectivities(idx[:, :k], dist[:, :k])
     kc, consensus, _ = graphs.choose_consensus(knn_lists, [consensus_k])
     stored.obsp["graph_consensus"] = consensus
-    stored.uns["singlecell_graphs"] = {"n_neighbors": k, "consensus_k": kc, "consensus_min_omics": len(omics)}
+    stored.uns["singlecell_graphs"] = {
+        "n_neighbors": k,
+        "consensus_k": kc,
+        "consensus_min_omics": len(omics),
+    }
     stored.write_h5ad(tmp_path / "graphs.h5ad")
     analysis = ad.AnnData(X=next(iter(omics.values()))[0], obs=pd.DataFrame(index=cells))
     joint = embed.concat_pca([graphs.mean_impute(X) for X, _, _ in omics.values()], 5, 0)
-    embeddings = {"pca": joint, "ae": joint[:, :3] + 0.01, **{f"pca_{o}": ad.read_h5ad(p).obsm["X_pca"] for o, p in h5ads.items()}}
+    embeddings = {
+        "pca": joint,
+        "ae": joint[:, :3] + 0.01,
+        **{f"pca_{o}": ad.read_h5ad(p).obsm["X_pca"] for o, p in h5ads.items()},
+    }
     for name, emb in embeddings.items():
         analysis.obsm[f"X_{name}"] = np.asarray(emb, dtype=np.float32)
         idx, dist = graphs.euclidean_knn(emb, k)
         analysis.obsp[f"graph_{name}"] = graphs.knn_connectivities(idx, dist)
-        analysis.obs[f"leiden_{name}"] = pd.Categorical(embed.leiden_clusters(analysis.obsp[f"graph_{name}"]))
+        analysis.obs[f"leiden_{name}"] = pd.Categorical(
+            embed.leiden_clusters(analysis.obsp[f"graph_{name}"])
+        )
     for omic in omics:
         analysis.obsp[f"graph_{omic}"] = stored.obsp[f"graph_{omic}"]
     analysis.obsp["graph_consensus"] = consensus
-    analysis.uns["singlecell_metrics"] = pd.DataFrame({"method": list(embeddings), "ari": np.zeros(len(embeddings))})
+    analysis.uns["singlecell_metrics"] = pd.DataFrame(
+        {"method": list(embeddings), "ari": np.zeros(len(embeddings))}
+    )
     analysis.write_h5ad(tmp_path / "analysis.h5ad")
     return h5ads
 
@@ -84,25 +104,34 @@ def test_knn_storage_matches_scanpy_neighbors():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         sc.pp.neighbors(adata, n_neighbors=k + 1, use_rep="X", key_added="ref", random_state=0)
-    assert adata.uns["ref"]["params"]["n_neighbors"] == graphs.neighbors_params(k, "euclidean")["n_neighbors"]
+    assert (
+        adata.uns["ref"]["params"]["n_neighbors"]
+        == graphs.neighbors_params(k, "euclidean")["n_neighbors"]
+    )
     ref_d = sp.csr_matrix(adata.obsp["ref_distances"])
     np.testing.assert_allclose(ours.toarray(), ref_d.toarray(), atol=1e-4)
-    np.testing.assert_allclose(conn.toarray(), adata.obsp["ref_connectivities"].toarray(), atol=1e-4)
+    np.testing.assert_allclose(
+        conn.toarray(), adata.obsp["ref_connectivities"].toarray(), atol=1e-4
+    )
     # the same distances are recovered from the connectivity graph alone
     recovered = graphs.graph_knn_distances(conn, X, "euclidean", k)
     np.testing.assert_allclose(recovered.toarray(), ours.toarray(), atol=1e-5)
 
 
 def test_graph_knn_distances_masked_hamming():
-    labels, omics = _multiomics(20)
+    _labels, omics = _multiomics(20)
     X, metric, thr = omics["met"]
     idx, dist = graphs.hamming_knn(X, 6)
     conn = graphs.knn_connectivities(idx, dist)
     recovered = graphs.graph_knn_distances(conn, X, metric, 6, thr)
-    np.testing.assert_allclose(recovered.toarray(), graphs.knn_distance_matrix(idx, dist).toarray(), atol=1e-6)
+    np.testing.assert_allclose(
+        recovered.toarray(), graphs.knn_distance_matrix(idx, dist).toarray(), atol=1e-6
+    )
     full = graphs.hamming_distances(X)
     rows, cols = np.nonzero(np.isfinite(full))
-    np.testing.assert_allclose(graphs.edge_distances(X, rows, cols, "hamming"), full[rows, cols], atol=1e-6)
+    np.testing.assert_allclose(
+        graphs.edge_distances(X, rows, cols, "hamming"), full[rows, cols], atol=1e-6
+    )
 
 
 def test_consensus_distances_are_scaled_maximum():
@@ -114,7 +143,8 @@ def test_consensus_distances_are_scaled_maximum():
     d = graphs.consensus_distances(g, [(A, "euclidean", 0.5), (B, "euclidean", 0.5)], [2.0, 20.0])
     coo = sp.coo_matrix(d)
     expect = np.maximum(
-        np.linalg.norm(A[coo.row] - A[coo.col], axis=1) / 2.0, np.linalg.norm(B[coo.row] - B[coo.col], axis=1) / 20.0
+        np.linalg.norm(A[coo.row] - A[coo.col], axis=1) / 2.0,
+        np.linalg.norm(B[coo.row] - B[coo.col], axis=1) / 20.0,
     )
     np.testing.assert_allclose(coo.data, expect, rtol=1e-5)
     off = sp.csr_matrix(g)
@@ -131,11 +161,27 @@ def test_export_round_trip_scanpy_umap_and_leiden(tmp_path):
     labels, omics = _multiomics()
     h5ads = _write_inputs(tmp_path, labels, omics)
     out_h5ad, out_h5mu = tmp_path / "D.h5ad", tmp_path / "D.h5mu"
-    export.export_step(str(tmp_path / "cells.tsv"), h5ads, str(tmp_path / "graphs.h5ad"), str(tmp_path / "analysis.h5ad"),
-                       str(out_h5ad), str(out_h5mu), k=8, seed=0)
+    export.export_step(
+        str(tmp_path / "cells.tsv"),
+        h5ads,
+        str(tmp_path / "graphs.h5ad"),
+        str(tmp_path / "analysis.h5ad"),
+        str(out_h5ad),
+        str(out_h5mu),
+        k=8,
+        seed=0,
+    )
     adata = ad.read_h5ad(out_h5ad)
     keys = list(adata.uns["singlecell_export"]["neighbors_keys"])
-    expected = {"graph_rna", "graph_met", "graph_consensus", "neighbors_pca", "neighbors_ae", "neighbors_pca_rna", "neighbors_pca_met"}
+    expected = {
+        "graph_rna",
+        "graph_met",
+        "graph_consensus",
+        "neighbors_pca",
+        "neighbors_ae",
+        "neighbors_pca_rna",
+        "neighbors_pca_met",
+    }
     assert set(keys) == expected
     for key in ("X_pca", "X_ae", "X_pca_rna", "X_pca_met"):
         assert adata.obsm[key].shape[0] == labels.size
@@ -152,8 +198,17 @@ def test_export_round_trip_scanpy_umap_and_leiden(tmp_path):
             assert np.all(np.diff(sp.csr_matrix(dist).indptr) == 8)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            sc.tl.umap(adata, neighbors_key=key, key_added=f"umap_{key}", maxiter=20, random_state=0)
-            sc.tl.leiden(adata, neighbors_key=key, key_added=f"leiden_sc_{key}", flavor="igraph", n_iterations=2, random_state=0)
+            sc.tl.umap(
+                adata, neighbors_key=key, key_added=f"umap_{key}", maxiter=20, random_state=0
+            )
+            sc.tl.leiden(
+                adata,
+                neighbors_key=key,
+                key_added=f"leiden_sc_{key}",
+                flavor="igraph",
+                n_iterations=2,
+                random_state=0,
+            )
         assert adata.obsm[f"umap_{key}"].shape == (labels.size, 2)
         assert np.isfinite(adata.obsm[f"umap_{key}"]).all()
         assert adata.obs[f"leiden_sc_{key}"].nunique() >= 2
@@ -167,7 +222,9 @@ def test_export_round_trip_scanpy_umap_and_leiden(tmp_path):
     np.testing.assert_allclose(coo.data, np.maximum(d_rna, d_met), rtol=1e-5)
     mdata = md.read_h5mu(out_h5mu)
     assert set(mdata.mod) == {"rna", "met"}
-    assert "graph_rna_connectivities" in mdata.mod["rna"].obsp and "graph_met" in mdata.mod["met"].uns
+    assert (
+        "graph_rna_connectivities" in mdata.mod["rna"].obsp and "graph_met" in mdata.mod["met"].uns
+    )
     assert "graph_consensus_connectivities" in mdata.obsp and "X_ae" in mdata.obsm
     assert mdata.n_obs == labels.size
 
@@ -175,10 +232,19 @@ def test_export_round_trip_scanpy_umap_and_leiden(tmp_path):
 def test_export_rejects_stale_files(tmp_path):
     labels, omics = _multiomics(10)
     h5ads = _write_inputs(tmp_path, labels, omics, k=4, consensus_k=8)
-    pd.DataFrame({"cell": [f"x{i}" for i in range(labels.size)], "label": labels}).to_csv(tmp_path / "cells.tsv", sep="\t", index=False)
+    pd.DataFrame({"cell": [f"x{i}" for i in range(labels.size)], "label": labels}).to_csv(
+        tmp_path / "cells.tsv", sep="\t", index=False
+    )
     with pytest.raises(InputError, match="cells differ"):
-        export.export_step(str(tmp_path / "cells.tsv"), h5ads, str(tmp_path / "graphs.h5ad"), str(tmp_path / "analysis.h5ad"),
-                           str(tmp_path / "D.h5ad"), str(tmp_path / "D.h5mu"), k=4)
+        export.export_step(
+            str(tmp_path / "cells.tsv"),
+            h5ads,
+            str(tmp_path / "graphs.h5ad"),
+            str(tmp_path / "analysis.h5ad"),
+            str(tmp_path / "D.h5ad"),
+            str(tmp_path / "D.h5mu"),
+            k=4,
+        )
     assert not (tmp_path / "D.h5ad").exists() and not (tmp_path / "D.h5mu").exists()
 
 
@@ -187,11 +253,15 @@ def test_knn_switch_and_nndescent_recall():
     assert graphs.knn_method(50_000) == "exact" and graphs.knn_method(50_001) == "nndescent"
     assert graphs.knn_method(10**7, None) == "exact"
     rng = np.random.default_rng(3)
-    X = (rng.normal(size=(8, 5))[rng.integers(0, 8, 2000)] + rng.normal(size=(2000, 5))).astype(np.float32)
-    exact_i, exact_d = graphs.euclidean_knn(X, 10, approximate_above=None)
+    X = (rng.normal(size=(8, 5))[rng.integers(0, 8, 2000)] + rng.normal(size=(2000, 5))).astype(
+        np.float32
+    )
+    exact_i, _exact_d = graphs.euclidean_knn(X, 10, approximate_above=None)
     approx_i, approx_d = graphs.euclidean_knn(X, 10, approximate_above=1000, n_jobs=1)
     again_i, _ = graphs.euclidean_knn(X, 10, approximate_above=1000, n_jobs=2)
     recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(exact_i, approx_i)])
     assert recall > 0.95
-    assert np.all(np.diff(approx_d, axis=1) >= -1e-6) and not np.any(approx_i == np.arange(2000)[:, None])
+    assert np.all(np.diff(approx_d, axis=1) >= -1e-6) and not np.any(
+        approx_i == np.arange(2000)[:, None]
+    )
     np.testing.assert_array_equal(approx_i, again_i)

@@ -37,18 +37,26 @@ def _inputs(root: Path, rng: np.random.Generator) -> dict:
     pd.DataFrame(rna.T, index=[f"g{i}" for i in range(25)], columns=cells).to_csv(root / "rna.csv")
     met = (rng.random((n, 60)) < rng.random((3, 60))[group]).astype(float)
     met[rng.random(met.shape) < 0.5] = np.nan
-    pd.DataFrame(met.T, index=[f"cg{i}" for i in range(60)], columns=cells).to_csv(root / "met.csv", na_rep="NA")
+    pd.DataFrame(met.T, index=[f"cg{i}" for i in range(60)], columns=cells).to_csv(
+        root / "met.csv", na_rep="NA"
+    )
     pd.DataFrame({"cell": cells, "kind": labels}).to_csv(root / "labels.csv", index=False)
     return {
         "counts": {
             "labels": {"column": "celltype"},
-            "omics": {"rna": {"path": str(root / "counts.h5ad"), "values": "counts", "n_top_genes": 60}},
+            "omics": {
+                "rna": {"path": str(root / "counts.h5ad"), "values": "counts", "n_top_genes": 60}
+            },
         },
         "multi": {
             "labels": {"path": str(root / "labels.csv"), "column": "kind"},
             "omics": {
                 "rna": {"path": str(root / "rna.csv"), "orientation": "features_x_cells"},
-                "met": {"path": str(root / "met.csv"), "orientation": "features_x_cells", "type": "methylation"},
+                "met": {
+                    "path": str(root / "met.csv"),
+                    "orientation": "features_x_cells",
+                    "type": "methylation",
+                },
             },
         },
     }
@@ -63,9 +71,19 @@ def test_workflow_outputs_round_trip_through_scanpy(tmp_path):
     for name in ("introgression", "ancient_dna", "deconvolution"):
         if name in cfg:
             cfg[name]["enabled"] = False
-    small_ae = {"hidden": [16], "dropout": 0.0, "training": {"max_epochs": 2, "batch_size": 32, "patience": 2}}
-    cfg["singlecell"] = {"enabled": True, "n_neighbors": 8, "n_components": 4, "autoencoder": small_ae,
-                         "multimodal_autoencoder": small_ae, "datasets": datasets}
+    small_ae = {
+        "hidden": [16],
+        "dropout": 0.0,
+        "training": {"max_epochs": 2, "batch_size": 32, "patience": 2},
+    }
+    cfg["singlecell"] = {
+        "enabled": True,
+        "n_neighbors": 8,
+        "n_components": 4,
+        "autoencoder": small_ae,
+        "multimodal_autoencoder": small_ae,
+        "datasets": datasets,
+    }
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump(cfg, sort_keys=False))
     targets = [f"results/singlecell/{d}/{d}.{ext}" for d in datasets for ext in ("h5ad", "h5mu")]
@@ -74,8 +92,17 @@ def test_workflow_outputs_round_trip_through_scanpy(tmp_path):
     out = tmp_path / "results" / "singlecell"
     expected = {
         "counts": {"graph_rna", "neighbors_pca", "neighbors_ae"},
-        "multi": {"graph_rna", "graph_met", "graph_consensus", "neighbors_pca", "neighbors_ae", "neighbors_pca_rna",
-                  "neighbors_pca_met", "neighbors_ae_rna", "neighbors_ae_met"},
+        "multi": {
+            "graph_rna",
+            "graph_met",
+            "graph_consensus",
+            "neighbors_pca",
+            "neighbors_ae",
+            "neighbors_pca_rna",
+            "neighbors_pca_met",
+            "neighbors_ae_rna",
+            "neighbors_ae_met",
+        },
     }
     for dataset, keys in expected.items():
         adata = ad.read_h5ad(out / dataset / f"{dataset}.h5ad")
@@ -88,9 +115,20 @@ def test_workflow_outputs_round_trip_through_scanpy(tmp_path):
             assert entry["params"]["method"] == "umap" and entry["params"]["n_neighbors"] >= 9
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                sc.tl.umap(adata, neighbors_key=key, key_added=f"umap_{key}", maxiter=10, random_state=0)
-                sc.tl.leiden(adata, neighbors_key=key, key_added=f"sc_{key}", flavor="igraph", n_iterations=2)
-            assert np.isfinite(adata.obsm[f"umap_{key}"]).all() and adata.obs[f"sc_{key}"].nunique() >= 2
+                sc.tl.umap(
+                    adata, neighbors_key=key, key_added=f"umap_{key}", maxiter=10, random_state=0
+                )
+                sc.tl.leiden(
+                    adata,
+                    neighbors_key=key,
+                    key_added=f"sc_{key}",
+                    flavor="igraph",
+                    n_iterations=2,
+                )
+            assert (
+                np.isfinite(adata.obsm[f"umap_{key}"]).all()
+                and adata.obs[f"sc_{key}"].nunique() >= 2
+            )
         mdata = md.read_h5mu(out / dataset / f"{dataset}.h5mu")
         assert set(mdata.mod) == set(datasets[dataset]["omics"]) and mdata.n_obs == adata.n_obs
     multi = ad.read_h5ad(out / "multi" / "multi.h5ad")

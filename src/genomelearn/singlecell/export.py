@@ -31,8 +31,8 @@ workflow's own layout does; ``params['consensus']`` says how the edges and dista
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Callable, Mapping
 
 import anndata as ad
 import numpy as np
@@ -64,7 +64,9 @@ def _threshold(info: Mapping):
 
 def _check_cells(path: str, names, cells: list[str]) -> None:
     if [str(c) for c in names] != cells:
-        raise InputError(f"{path}: cells differ from the dataset's cells.tsv (stale file? rerun the workflow)")
+        raise InputError(
+            f"{path}: cells differ from the dataset's cells.tsv (stale file? rerun the workflow)"
+        )
 
 
 def _atomic_write(write: Callable[[str], None], output: str) -> None:
@@ -110,7 +112,9 @@ def scanpy_anndata(
     Raises:
         InputError: a file's cells differ from ``cells.tsv``.
     """
-    cells_table = pd.read_csv(cells_path, sep="\t", dtype=str, keep_default_na=False, na_values=[""])
+    cells_table = pd.read_csv(
+        cells_path, sep="\t", dtype=str, keep_default_na=False, na_values=[""]
+    )
     cells = cells_table["cell"].astype(str).tolist()
     omics = {}
     for omic, path in h5ads.items():
@@ -143,7 +147,10 @@ def scanpy_anndata(
 
     owner: dict[str, str] = {}
     omic_distances: dict[str, sp.csr_matrix] = {}
-    data = {o: (_matrix(a), a.uns["singlecell_omic"]["metric"], _threshold(a.uns["singlecell_omic"])) for o, a in omics.items()}
+    data = {
+        o: (_matrix(a), a.uns["singlecell_omic"]["metric"], _threshold(a.uns["singlecell_omic"]))
+        for o, a in omics.items()
+    }
     # 1. input-space graph of each omic
     for omic, (Xo, metric, thr) in data.items():
         key = f"graph_{omic}"
@@ -155,8 +162,12 @@ def scanpy_anndata(
         use_rep = f"X_pca_{omic}" if multi else "X_pca"
         extra = {"space": "input", "omics": [omic]}
         if metric == "hamming":
-            extra.update(missing="masked (features observed in both cells)", binarize_threshold=str(thr))
-        params = graphs.neighbors_params(k, metric, seed, use_rep if use_rep in out.obsm else None, knn, **extra)
+            extra.update(
+                missing="masked (features observed in both cells)", binarize_threshold=str(thr)
+            )
+        params = graphs.neighbors_params(
+            k, metric, seed, use_rep if use_rep in out.obsm else None, knn, **extra
+        )
         graphs.store_neighbors(out, key, conn, dist, params)
         owner[key] = omic
         log(f"{key}: {metric} input-space graph, {conn.nnz} connectivities, {dist.nnz} distances")
@@ -178,7 +189,13 @@ def scanpy_anndata(
             "omic_distance_scales": [float(s) for s in scales],
         }
         params = graphs.neighbors_params(
-            kc, "euclidean", seed, "X_pca" if "X_pca" in out.obsm else None, knn, space="consensus", consensus=consensus
+            kc,
+            "euclidean",
+            seed,
+            "X_pca" if "X_pca" in out.obsm else None,
+            knn,
+            space="consensus",
+            consensus=consensus,
         )
         graphs.store_neighbors(out, "graph_consensus", conn, dist, params)
         owner["graph_consensus"] = ""
@@ -187,17 +204,23 @@ def scanpy_anndata(
     for key, entry in stored.uns.items():
         if isinstance(entry, Mapping) and "connectivities_key" in entry and key not in owner:
             graphs.store_neighbors(
-                out, key, stored.obsp[entry["connectivities_key"]], stored.obsp[entry["distances_key"]], dict(entry["params"])
+                out,
+                key,
+                stored.obsp[entry["connectivities_key"]],
+                stored.obsp[entry["distances_key"]],
+                dict(entry["params"]),
             )
             owner[key] = ""
     # 4. the kNN graph of every embedding the analysis evaluated
     for key, conn in analysis.obsp.items():
         if not key.startswith("graph_") or key in owner:
             continue
-        name = key[len("graph_"):]
+        name = key[len("graph_") :]
         emb_key = f"X_{name}"
         if emb_key not in out.obsm:
-            log(f"{analysis_path}: obsp[{key!r}] has no embedding obsm[{emb_key!r}] and is no omic graph: not exported")
+            log(
+                f"{analysis_path}: obsp[{key!r}] has no embedding obsm[{emb_key!r}] and is no omic graph: not exported"
+            )
             continue
         emb = np.asarray(out.obsm[emb_key], dtype=np.float32)
         dist = graphs.graph_knn_distances(conn, emb, "euclidean", k)
@@ -208,7 +231,11 @@ def scanpy_anndata(
     for key, entry in analysis.uns.items():  # analysis graphs already in scanpy form
         if isinstance(entry, Mapping) and "connectivities_key" in entry and key not in owner:
             graphs.store_neighbors(
-                out, key, analysis.obsp[entry["connectivities_key"]], analysis.obsp[entry["distances_key"]], dict(entry["params"])
+                out,
+                key,
+                analysis.obsp[entry["connectivities_key"]],
+                analysis.obsp[entry["distances_key"]],
+                dict(entry["params"]),
             )
             owner[key] = ""
     out.uns["singlecell_export"] = {
@@ -238,7 +265,11 @@ def scanpy_mudata(adata: ad.AnnData, omics: Mapping[str, ad.AnnData], owner: Map
             if o == omic:
                 entry = adata.uns[key]
                 graphs.store_neighbors(
-                    mod, key, adata.obsp[entry["connectivities_key"]], adata.obsp[entry["distances_key"]], dict(entry["params"])
+                    mod,
+                    key,
+                    adata.obsp[entry["connectivities_key"]],
+                    adata.obsp[entry["distances_key"]],
+                    dict(entry["params"]),
                 )
         mod.uns["singlecell_omic"] = dict(a.uns.get("singlecell_omic", {}))
         mods[omic] = mod
@@ -274,7 +305,9 @@ def export_step(
     Returns:
         The AnnData written.
     """
-    adata, omics, owner = scanpy_anndata(cells_path, h5ads, graphs_path, analysis_path, k, seed, approximate_above, log)
+    adata, omics, owner = scanpy_anndata(
+        cells_path, h5ads, graphs_path, analysis_path, k, seed, approximate_above, log
+    )
     _atomic_write(lambda p: adata.write_h5ad(p), h5ad_output)
     if h5mu_output:
         mdata = scanpy_mudata(adata, omics, owner)
@@ -283,6 +316,8 @@ def export_step(
         except BaseException:
             os.remove(h5ad_output)
             raise
-    log(f"wrote {h5ad_output}{' and ' + h5mu_output if h5mu_output else ''}: graphs {sorted(owner)}, "
-        f"embeddings {sorted(adata.obsm)}")
+    log(
+        f"wrote {h5ad_output}{' and ' + h5mu_output if h5mu_output else ''}: graphs {sorted(owner)}, "
+        f"embeddings {sorted(adata.obsm)}"
+    )
     return adata

@@ -302,8 +302,8 @@ def nndescent_knn(
         data,
         n_neighbors=k + 1,
         metric=nn_metric,
-        n_trees=min(64, 5 + int(round(n**0.5 / 20.0))),
-        n_iters=max(5, int(round(np.log2(n)))),
+        n_trees=min(64, 5 + round(n**0.5 / 20.0)),
+        n_iters=max(5, round(np.log2(n))),
         max_candidates=60,
         random_state=seed,
         low_memory=True,
@@ -474,7 +474,7 @@ def choose_consensus(
     """
     n = knn_lists[0][0].shape[0]
     chosen = None
-    for k in sorted(set(int(c) for c in k_candidates)):
+    for k in sorted({int(c) for c in k_candidates}):
         omic_graphs = [knn_connectivities(i[:, :k], d[:, :k], seed) for i, d in knn_lists]
         consensus, _ = consensus_graph(omic_graphs, min_omics)
         isolated = int((np.diff(consensus.indptr) == 0).sum())
@@ -498,7 +498,7 @@ def knn_distance_matrix(indices: np.ndarray, distances: np.ndarray) -> sp.csr_ma
     Returns:
         (n, n) float32 CSR, not symmetric, sorted indices.
     """
-    n, k = indices.shape
+    n, _k = indices.shape
     ok = (indices >= 0) & np.isfinite(distances)
     counts = ok.sum(axis=1)
     indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
