@@ -87,7 +87,7 @@ def test_workflow_outputs_round_trip_through_scanpy(tmp_path):
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump(cfg, sort_keys=False))
     targets = [f"results/singlecell/{d}/{d}.{ext}" for d in datasets for ext in ("h5ad", "h5mu")]
-    proc = run_snakemake(tmp_path, config, *targets)
+    proc = run_snakemake(tmp_path, config, *targets, timeout=1800)
     assert proc.returncode == 0, proc.stderr[-4000:]
     out = tmp_path / "results" / "singlecell"
     expected = {
