@@ -235,6 +235,13 @@ def main() -> None:
     parser.add_argument(
         "--ae-sizes", type=int, nargs="*", default=[], help="also time one autoencoder epoch"
     )
+    parser.add_argument(
+        "--pipelines",
+        nargs="+",
+        default=["workflow", "scanpy"],
+        choices=["workflow", "scanpy"],
+        help="CPU pipelines to run (ratios need both)",
+    )
     parser.add_argument("--device", default="cpu", help="device of the autoencoder worker")
     parser.add_argument("--tsv", default=None, help="also write the table here (TSV)")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
@@ -251,7 +258,7 @@ def main() -> None:
         return
     import pandas as pd
 
-    pipelines = ["workflow", "scanpy"]
+    pipelines = list(args.pipelines)
     if args.rapids:
         sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
         from genomelearn.singlecell.graphs import rapids_available
