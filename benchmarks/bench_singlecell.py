@@ -87,6 +87,37 @@ def _peak_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
 
+def _scanpy_default_transformer(n_cells: int, threads: int):
+    """The kNN transformer ``sc.pp.neighbors`` picks by itself (None below 8,192 cells: exact).
+
+    Above 8,192 cells scanpy 1.11 builds ``PyNNDescentTransformer`` with umap-learn's settings;
+    with pynndescent 0.7 that returns a ``csr_array``, on which scanpy 1.11.5 calls the removed
+    ``getnnz`` (AttributeError). The same transformer with the same settings, returning a
+    ``csr_matrix``, keeps scanpy's own default path running.
+    """
+    if n_cells < 8192:
+        return None
+    import numpy as np
+    import scipy.sparse as sp
+    from pynndescent import PyNNDescentTransformer
+
+    class Transformer(PyNNDescentTransformer):
+        def transform(self, X, y=None):
+            return sp.csr_matrix(super().transform(X, y))
+
+        def fit_transform(self, X, y=None, **fit_params):
+            return sp.csr_matrix(super().fit_transform(X, y, **fit_params))
+
+    return Transformer(
+        n_neighbors=K + 1,
+        metric="euclidean",
+        random_state=0,
+        n_jobs=threads,
+        n_trees=min(64, 5 + round(n_cells**0.5 / 20.0)),
+        n_iters=max(5, round(np.log2(n_cells))),
+    )
+
+
 def pipeline_worker(
     n_cells: int, pipeline: str, dims: int, threads: int, approximate_above: int | None
 ) -> dict:
@@ -122,10 +153,17 @@ def pipeline_worker(
             import scanpy as sc
 
             sc.settings.n_jobs = threads
+            transformer = _scanpy_default_transformer(n_cells, threads)
             steps = (
                 (
                     "knn_s",
-                    lambda: sc.pp.neighbors(adata, n_neighbors=K + 1, use_rep="X", random_state=0),
+                    lambda: sc.pp.neighbors(
+                        adata,
+                        n_neighbors=K + 1,
+                        use_rep="X",
+                        random_state=0,
+                        transformer=transformer,
+                    ),
                 ),
                 (
                     "leiden_s",
@@ -133,9 +171,7 @@ def pipeline_worker(
                 ),
                 ("umap_s", lambda: sc.tl.umap(adata, random_state=0, min_dist=0.5)),
             )
-            out["knn"] = (
-                "exact" if n_cells < 4096 else "scanpy default (pynndescent above 8,192 cells)"
-            )
+            out["knn"] = "exact" if transformer is None else "pynndescent (scanpy default)"
         else:
             import rapids_singlecell as rsc
 
