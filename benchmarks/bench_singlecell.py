@@ -1,39 +1,56 @@
-"""Single-cell benchmark: autoencoder training throughput, peak memory, PCA and UMAP time.
+"""Single-cell benchmark: the workflow's graph → Leiden + UMAP path beside scanpy's own pipeline.
 
-Synthetic sparse counts (cells × 2,000 genes, ~5 % non-zero, log1p) of increasing size. Each size
-runs in its own process (so the peak RSS is that size's own). Per size:
+Same matrix for both: a seeded Gaussian mixture standing in for a PCA / autoencoder embedding
+(``--dims`` columns, default 10 = the workflow's n_components; 20 populations). Per size, each
+pipeline runs in its own fresh process (numba JIT, imports and data generation included, as a
+user pays them); the parent reads the child's peak RSS from ``os.wait4`` (its own rusage):
 
-* ``ae_cells_per_s`` — one epoch of the 8-layer autoencoder (genomelearn.training.fit, batch 256,
-  CSR rows densified per batch only); ``ae_s_per_epoch_per_1M`` — the same as seconds per epoch
-  per million cells, beside the target of 45 s (scVI's reported GPU pace, Lopez et al. 2018);
-* ``pca_s`` — scikit-learn PCA (10 components) of the same sparse matrix, the baseline embedding;
-* ``umap_s`` — kNN + fuzzy graph + UMAP layout of the 10-d autoencoder embedding, as the workflow
-  does (``--umap-sizes``; the exact kNN query on ``--threads`` threads, as the rules' ``knn_threads``),
-  and ``umap_learn_s`` — ``umap.UMAP(random_state=0).fit_transform`` of the same embedding (the plain
-  umap-learn baseline, single-threaded because it is seeded; ``--baseline-umap-sizes``); both after a
-  small warm-up run, so that numba compilation is not timed;
-* ``peak_rss_gb`` vs ``dense_gb`` (the size the full matrix would take densified, float32).
+* ``workflow`` — :func:`genomelearn.singlecell.graphs.neighbors_leiden_umap`: kNN once (exact up to
+  ``--approximate-above`` cells, NN-descent above; ``--threads`` threads), UMAP connectivities,
+  igraph Leiden (2 iterations) and UMAP layout from that graph (umap-learn
+  ``simplicial_set_embedding``);
+* ``scanpy`` — ``sc.pp.neighbors(n_neighbors=k + 1, use_rep="X")`` (scanpy's own choice:
+  exact below 4,096 / 8,192 cells, pynndescent above) + ``sc.tl.leiden(flavor="igraph",
+  n_iterations=2)`` + ``sc.tl.umap`` with ``sc.settings.n_jobs = --threads``;
+* ``rapids`` (only with ``--rapids`` and when rapids-singlecell and a GPU are present) — the same
+  steps with rapids-singlecell.
 
-Usage: python benchmarks/bench_singlecell.py [--sizes 10000 100000 1000000] [--device cpu|cuda]
-       [--umap-sizes 10000 100000] [--baseline-umap-sizes 10000] [--threads 2] [--out table.tsv]
-Prints one table of ratios; not part of the test suite.
+Columns: ``total_s`` (process wall time), ``cpu_s`` (its user + system CPU seconds, all threads:
+the fairer number on a busy shared machine), ``compute_s`` / ``compute_cpu_s`` (wall / CPU after the
+data exist), per-step wall seconds,
+``peak_rss_gb``, the number of Leiden clusters and their ARI against the mixture's populations
+(same data, so a faster path must not cluster worse), and per size the ratios workflow / scanpy.
+Targets (issue 14): workflow time ≤ scanpy's at 1 M cells, peak RSS ≤ 16 GB.
+
+``--ae-sizes`` also runs the earlier autoencoder-throughput worker (one epoch of the 8-layer
+autoencoder on synthetic sparse counts; ``ae_s_per_epoch_per_1M`` beside the 45 s target).
+
+Usage: python benchmarks/bench_singlecell.py [--sizes 10000 100000 1000000] [--threads 2]
+       [--dims 10] [--approximate-above 50000] [--tsv table.tsv] [--rapids] [--ae-sizes N ...]
+Prints one table; not part of the test suite.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 
 N_GENES = 2000
 DENSITY = 0.05
 TARGET_S_PER_EPOCH_PER_1M = 45.0
+N_POPULATIONS = 20
+K = 15
 
 
-def synthetic_counts(n_cells: int, n_genes: int = N_GENES, density: float = DENSITY, seed: int = 0):
+def synthetic_counts(
+    n_cells: int, n_genes: int = N_GENES, density: float = DENSITY, seed: int = 0
+):
     """CSR float32 (n_cells, n_genes): log1p of 1 + Poisson(1) counts at ~density random entries, by blocks."""
     import numpy as np
     import scipy.sparse as sp
@@ -52,100 +69,327 @@ def synthetic_counts(n_cells: int, n_genes: int = N_GENES, density: float = DENS
     return sp.vstack(blocks, format="csr")
 
 
+def synthetic_embedding(n_cells: int, dims: int = 10, seed: int = 0):
+    """(n_cells, dims) float32 Gaussian mixture of N_POPULATIONS populations, and their labels."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0, 4.0, size=(N_POPULATIONS, dims))
+    labels = rng.integers(0, N_POPULATIONS, size=n_cells)
+    X = np.empty((n_cells, dims), dtype=np.float32)
+    for s in range(0, n_cells, 200_000):
+        e = min(s + 200_000, n_cells)
+        X[s:e] = centres[labels[s:e]] + rng.normal(0, 1.0, size=(e - s, dims))
+    return X, labels
+
+
 def _peak_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
 
-def worker(n_cells: int, device: str, umap: bool, baseline_umap: bool, threads: int) -> dict:
+def _scanpy_default_transformer(n_cells: int, threads: int):
+    """The kNN transformer ``sc.pp.neighbors`` picks by itself (None below 8,192 cells: exact).
+
+    Above 8,192 cells scanpy 1.11 builds ``PyNNDescentTransformer`` with umap-learn's settings;
+    with pynndescent 0.7 that returns a ``csr_array``, on which scanpy 1.11.5 calls the removed
+    ``getnnz`` (AttributeError). The same transformer with the same settings, returning a
+    ``csr_matrix``, keeps scanpy's own default path running.
+    """
+    if n_cells < 8192:
+        return None
     import numpy as np
+    import scipy.sparse as sp
+    from pynndescent import PyNNDescentTransformer
+
+    class Transformer(PyNNDescentTransformer):
+        def transform(self, X, y=None):
+            return sp.csr_matrix(super().transform(X, y))
+
+        def fit_transform(self, X, y=None, **fit_params):
+            return sp.csr_matrix(super().fit_transform(X, y, **fit_params))
+
+    return Transformer(
+        n_neighbors=K + 1,
+        metric="euclidean",
+        random_state=0,
+        n_jobs=threads,
+        n_trees=min(64, 5 + round(n_cells**0.5 / 20.0)),
+        n_iters=max(5, round(np.log2(n_cells))),
+    )
+
+
+def pipeline_worker(
+    n_cells: int, pipeline: str, dims: int, threads: int, approximate_above: int | None
+) -> dict:
+    import warnings
+
+    import numpy as np
+    from sklearn.metrics import adjusted_rand_score
+
+    X, labels = synthetic_embedding(n_cells, dims)
+    out = {"cells": n_cells, "dims": dims, "pipeline": pipeline, "threads": threads}
+    start = time.perf_counter()
+    cpu_start = time.process_time()
+    if pipeline == "workflow":
+        from genomelearn.singlecell import graphs
+
+        timings = {}
+        _, clusters, coords = graphs.neighbors_leiden_umap(
+            X,
+            K,
+            seed=0,
+            approximate_above=approximate_above,
+            n_jobs=threads,
+            backend="cpu",
+            timings=timings,
+        )
+        out.update(timings)
+        out["knn"] = graphs.knn_method(n_cells, approximate_above)
+    elif pipeline in ("scanpy", "rapids"):
+        import anndata as ad
+
+        adata = ad.AnnData(X=X)
+        if pipeline == "scanpy":
+            import scanpy as sc
+
+            sc.settings.n_jobs = threads
+            transformer = _scanpy_default_transformer(n_cells, threads)
+            steps = (
+                (
+                    "knn_s",
+                    lambda: sc.pp.neighbors(
+                        adata,
+                        n_neighbors=K + 1,
+                        use_rep="X",
+                        random_state=0,
+                        transformer=transformer,
+                    ),
+                ),
+                (
+                    "leiden_s",
+                    lambda: sc.tl.leiden(adata, flavor="igraph", n_iterations=2, random_state=0),
+                ),
+                ("umap_s", lambda: sc.tl.umap(adata, random_state=0, min_dist=0.5)),
+            )
+            out["knn"] = "exact" if transformer is None else "pynndescent (scanpy default)"
+        else:
+            import rapids_singlecell as rsc
+
+            steps = (
+                (
+                    "knn_s",
+                    lambda: rsc.pp.neighbors(
+                        adata, n_neighbors=K + 1, use_rep="X", random_state=0
+                    ),
+                ),
+                ("leiden_s", lambda: rsc.tl.leiden(adata, random_state=0)),
+                ("umap_s", lambda: rsc.tl.umap(adata, random_state=0, min_dist=0.5)),
+            )
+            out["knn"] = "rapids"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for name, step in steps:
+                t = time.perf_counter()
+                step()
+                out[name] = time.perf_counter() - t
+        clusters = adata.obs["leiden"].astype(str).to_numpy()
+        coords = np.asarray(adata.obsm["X_umap"])
+    else:
+        raise ValueError(f"unknown pipeline {pipeline!r}")
+    out["compute_s"] = time.perf_counter() - start
+    out["compute_cpu_s"] = time.process_time() - cpu_start  # all threads; robust to a busy machine
+    out["n_clusters"] = len(np.unique(clusters))
+    out["ari_vs_populations"] = float(adjusted_rand_score(labels, clusters))
+    out["umap_finite"] = bool(np.isfinite(coords).all())
+    out["peak_rss_gb_self"] = _peak_gb()
+    return out
+
+
+def ae_worker(n_cells: int, device: str, threads: int) -> dict:
+    """One autoencoder epoch on synthetic sparse counts (the earlier throughput benchmark)."""
     import torch
 
     torch.set_num_threads(threads)
-    from genomelearn.singlecell import embed, graphs
+    from genomelearn.singlecell import embed
     from genomelearn.training import TrainConfig
 
     X = synthetic_counts(n_cells)
-    out = {"cells": n_cells, "genes": N_GENES, "nnz": int(X.nnz), "device": device,
-           "dense_gb": n_cells * N_GENES * 4 / 1024**3, "matrix_gb": (X.data.nbytes + X.indices.nbytes + X.indptr.nbytes) / 1024**3}
-    start = time.perf_counter()
-    embed.pca_embedding(X, 10)
-    out["pca_s"] = time.perf_counter() - start
-    settings = embed.AutoencoderSettings(hidden=[256, 128, 64], bottleneck=10, dropout=0.1, validation_fraction=0.01)
+    out = {"cells": n_cells, "pipeline": "autoencoder", "device": device}
+    settings = embed.AutoencoderSettings(
+        hidden=[256, 128, 64], bottleneck=10, dropout=0.1, validation_fraction=0.01
+    )
     train = TrainConfig(max_epochs=1, batch_size=256, patience=1, device=device)
     start = time.perf_counter()
-    _, emb, result = embed.train_autoencoder(X, "gaussian", settings, train)
-    out["ae_total_s"] = time.perf_counter() - start  # epoch + validation + embedding of every cell
+    _, _, result = embed.train_autoencoder(X, "gaussian", settings, train)
+    out["compute_s"] = time.perf_counter() - start
     out["ae_epoch_s"] = float(result.history["seconds"].iloc[0])
-    out["ae_cells_per_s"] = float(result.history["items_per_second"].iloc[0])
-    out["ae_s_per_epoch_per_1M"] = out["ae_epoch_s"] * 1e6 / (n_cells * (1 - settings.validation_fraction))
-    out["train_device"] = result.device
-    if device.startswith("cuda"):
-        out["gpu_peak_gb"] = torch.cuda.max_memory_allocated() / 1024**3
-    out["peak_rss_gb"] = _peak_gb()
-    if umap or baseline_umap:  # compile umap-learn's numba kernels first: time the work, not the JIT
-        small = np.asarray(emb[:300])
-        idx, dist = graphs.euclidean_knn(small, 15)
-        embed.umap_layout(graphs.knn_connectivities(idx, dist), small)
-        if baseline_umap:
-            import umap as umap_learn
-
-            umap_learn.UMAP(n_neighbors=15, random_state=0, n_epochs=10).fit_transform(small)
-    if umap:
-        start = time.perf_counter()
-        idx, dist = graphs.euclidean_knn(emb, 15, n_jobs=threads)
-        g = graphs.knn_connectivities(idx, dist)
-        embed.umap_layout(g, emb)
-        out["umap_s"] = time.perf_counter() - start
-    if baseline_umap:
-        import umap as umap_learn
-
-        start = time.perf_counter()
-        umap_learn.UMAP(n_neighbors=15, random_state=0).fit_transform(np.asarray(emb))
-        out["umap_learn_s"] = time.perf_counter() - start
-    out["peak_rss_gb"] = _peak_gb()
+    out["ae_s_per_epoch_per_1M"] = (
+        out["ae_epoch_s"] * 1e6 / (n_cells * (1 - settings.validation_fraction))
+    )
+    out["ratio_epoch_vs_45s_target"] = out["ae_s_per_epoch_per_1M"] / TARGET_S_PER_EPOCH_PER_1M
+    out["peak_rss_gb_self"] = _peak_gb()
     return out
+
+
+def run_child(args: list[str], threads: int) -> tuple[dict | None, float, float, float, str]:
+    """Run this script as a child; returns (its RESULT dict, wall s, CPU s, peak RSS GB, stderr tail)."""
+    env = dict(os.environ)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        env[var] = str(threads)
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            [sys.executable, __file__, *args], stdout=out, stderr=err, text=True, env=env
+        )
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage (peak RSS)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    peak = usage.ru_maxrss / 1024**2  # Linux: KiB
+    cpu = usage.ru_utime + usage.ru_stime
+    line = [ln for ln in stdout.splitlines() if ln.startswith("RESULT ")]
+    result = json.loads(line[0][len("RESULT ") :]) if line else None
+    return result, wall, cpu, peak, stderr[-3000:]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
-    parser.add_argument("--umap-sizes", type=int, nargs="*", default=[10_000, 100_000])
-    parser.add_argument("--baseline-umap-sizes", type=int, nargs="*", default=[10_000])
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out", default=None, help="also write the table here (TSV)")
-    parser.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--dims", type=int, default=10)
+    parser.add_argument(
+        "--approximate-above",
+        type=int,
+        default=50_000,
+        help="the workflow's approximate_knn_above",
+    )
+    parser.add_argument(
+        "--rapids", action="store_true", help="also run rapids-singlecell (needs it and a GPU)"
+    )
+    parser.add_argument(
+        "--ae-sizes", type=int, nargs="*", default=[], help="also time one autoencoder epoch"
+    )
+    parser.add_argument(
+        "--pipelines",
+        nargs="+",
+        default=["workflow", "scanpy"],
+        choices=["workflow", "scanpy"],
+        help="CPU pipelines to run (ratios need both)",
+    )
+    parser.add_argument("--device", default="cpu", help="device of the autoencoder worker")
+    parser.add_argument("--tsv", default=None, help="also write the table here (TSV)")
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--cells", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker is not None:
-        res = worker(args.worker, args.device, args.worker in args.umap_sizes, args.worker in args.baseline_umap_sizes, args.threads)
-        print("RESULT " + json.dumps(res))
+        if args.worker == "autoencoder":
+            res = ae_worker(args.cells, args.device, args.threads)
+        else:
+            res = pipeline_worker(
+                args.cells, args.worker, args.dims, args.threads, args.approximate_above
+            )
+        print("RESULT " + json.dumps(res), flush=True)
         return
     import pandas as pd
 
+    pipelines = list(args.pipelines)
+    if args.rapids:
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
+        from genomelearn.singlecell.graphs import rapids_available
+
+        if rapids_available():
+            pipelines.append("rapids")
+        else:
+            print(
+                "--rapids: rapids_singlecell or a CUDA device is missing; GPU path not measured",
+                file=sys.stderr,
+            )
+    jobs = [(n, p) for n in args.sizes for p in pipelines] + [
+        (n, "autoencoder") for n in args.ae_sizes
+    ]
     rows = []
-    for n in args.sizes:
-        cmd = [sys.executable, __file__, "--worker", str(n), "--device", args.device, "--threads", str(args.threads),
-               "--umap-sizes", *map(str, args.umap_sizes), "--baseline-umap-sizes", *map(str, args.baseline_umap_sizes)]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-        if proc.returncode != 0 or not line:
-            print(f"size {n} failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
+    for n, pipeline in jobs:
+        child = [
+            "--worker",
+            pipeline,
+            "--cells",
+            str(n),
+            "--threads",
+            str(args.threads),
+            "--dims",
+            str(args.dims),
+            "--approximate-above",
+            str(args.approximate_above),
+            "--device",
+            args.device,
+        ]
+        result, wall, cpu, peak, err = run_child(child, args.threads)
+        if result is None:
+            print(f"{pipeline} at {n} cells failed:\n{err}", file=sys.stderr)
+            rows.append(
+                {
+                    "cells": n,
+                    "pipeline": pipeline,
+                    "total_s": wall,
+                    "cpu_s": cpu,
+                    "peak_rss_gb": peak,
+                    "failed": True,
+                }
+            )
             continue
-        rows.append(json.loads(line[0][len("RESULT "):]))
-        print(f"done {n} cells: {rows[-1]}", file=sys.stderr, flush=True)
+        result.update(total_s=wall, cpu_s=cpu, peak_rss_gb=peak)
+        rows.append(result)
+        print(f"done {pipeline} {n} cells: {json.dumps(result)}", file=sys.stderr, flush=True)
     table = pd.DataFrame(rows)
     if table.empty:
         return
-    table["ratio_epoch_vs_45s_target"] = table["ae_s_per_epoch_per_1M"] / TARGET_S_PER_EPOCH_PER_1M
-    table["ratio_ae_epoch_vs_pca"] = table["ae_epoch_s"] / table["pca_s"]
-    table["ratio_peak_rss_vs_dense"] = table["peak_rss_gb"] / table["dense_gb"]
-    if "umap_learn_s" in table:
-        table["ratio_umap_vs_umap_learn"] = table["umap_s"] / table["umap_learn_s"]
+    graph_rows = table[table["pipeline"].isin(["workflow", "scanpy"])]
+    if {"workflow", "scanpy"} <= set(graph_rows["pipeline"]):
+        measured = [
+            c
+            for c in ("total_s", "cpu_s", "compute_s", "compute_cpu_s", "peak_rss_gb")
+            if c in graph_rows
+        ]
+        wide = graph_rows.pivot_table(index="cells", columns="pipeline", values=measured)
+        for col in measured:
+            ratio = (wide[(col, "workflow")] / wide[(col, "scanpy")]).rename(
+                f"ratio_{col}_workflow_vs_scanpy"
+            )
+            table = table.merge(ratio, left_on="cells", right_index=True, how="left")
+        table.loc[
+            table["pipeline"] != "workflow",
+            [c for c in table if c.startswith("ratio_") and "scanpy" in c],
+        ] = float("nan")
+    table["meets_16gb"] = table["peak_rss_gb"] <= 16
+    columns = [
+        "cells",
+        "pipeline",
+        "knn",
+        "total_s",
+        "cpu_s",
+        "compute_s",
+        "compute_cpu_s",
+        "knn_s",
+        "leiden_s",
+        "umap_s",
+        "peak_rss_gb",
+        "n_clusters",
+        "ari_vs_populations",
+        "ratio_total_s_workflow_vs_scanpy",
+        "ratio_cpu_s_workflow_vs_scanpy",
+        "ratio_compute_s_workflow_vs_scanpy",
+        "ratio_compute_cpu_s_workflow_vs_scanpy",
+        "ratio_peak_rss_gb_workflow_vs_scanpy",
+        "meets_16gb",
+    ]
+    columns = [c for c in columns if c in table] + [c for c in table if c not in columns]
     pd.set_option("display.width", 250)
     pd.set_option("display.max_columns", 40)
-    print(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
-    if args.out:
-        table.to_csv(args.out, sep="\t", index=False)
+    print(table[columns].to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    if args.tsv:
+        table[columns].to_csv(args.tsv, sep="\t", index=False)
 
 
 if __name__ == "__main__":

@@ -105,6 +105,7 @@ rule singlecell_graphs:
         max_isolated=SC_SETTINGS["consensus_max_isolated"],
         block_size=SC_SETTINGS["hamming_block_size"],
         seed=SC_SETTINGS["seed"],
+        approximate_above=SC["approximate_knn_above"],
     script:
         "../scripts/singlecell_graphs.py"
 
@@ -247,7 +248,7 @@ rule singlecell_analyse:
         graphs=f"{SC_DIR}/graphs.h5ad",
         embeddings=lambda wc: sc_support.method_files(SC, wc.dataset),
     output:
-        h5ad=f"{SC_DIR}/{{dataset}}.h5ad",
+        h5ad=f"{SC_DIR}/analysis.h5ad",
         metrics=report(
             f"{SC_DIR}/metrics.tsv",
             caption="../report/singlecell/metrics.rst",
@@ -266,13 +267,14 @@ rule singlecell_analyse:
     params:
         methods=lambda wc: sc_support.methods(SC, wc.dataset),
         settings=SC_SETTINGS,
+        approximate_above=SC["approximate_knn_above"],
     script:
         "../scripts/singlecell_analyse.py"
 
 
 rule singlecell_plot:
     input:
-        h5ad=f"{SC_DIR}/{{dataset}}.h5ad",
+        h5ad=f"{SC_DIR}/analysis.h5ad",
     output:
         png=report(
             f"{SC_DIR}/umap.png",
@@ -341,3 +343,35 @@ rule singlecell_summary:
         "../envs/singlecell.yaml"
     script:
         "../scripts/singlecell_summary.py"
+
+
+rule singlecell_export:
+    # scanpy-native outputs: <dataset>.h5ad (obsm embeddings; every graph as obsp
+    # <key>_connectivities and <key>_distances + uns[<key>]) and MuData <dataset>.h5mu.
+    input:
+        unpack(
+            lambda wc: {
+                "cells": f"{SC_DIR}/cells.tsv".format(dataset=wc.dataset),
+                "graphs": f"{SC_DIR}/graphs.h5ad".format(dataset=wc.dataset),
+                "analysis": f"{SC_DIR}/analysis.h5ad".format(dataset=wc.dataset),
+                **{
+                    f"omic_{omic}": path
+                    for omic, path in sc_support.preprocessed(SC, wc.dataset).items()
+                },
+            }
+        ),
+    output:
+        h5ad=f"{SC_DIR}/{{dataset}}.h5ad",
+        h5mu=f"{SC_DIR}/{{dataset}}.h5mu",
+    log:
+        f"{SC_LOG}/singlecell_export.log",
+    benchmark:
+        f"{SC_BENCH}/singlecell_export.tsv"
+    conda:
+        "../envs/singlecell.yaml"
+    params:
+        n_neighbors=SC_SETTINGS["n_neighbors"],
+        seed=SC_SETTINGS["seed"],
+        approximate_above=SC["approximate_knn_above"],
+    script:
+        "../scripts/singlecell_export.py"

@@ -24,6 +24,7 @@ def main(smk):
         silhouette_cells=s["silhouette_max_cells"],
         log=get_logger().info,
         n_jobs=smk.threads,
+        approximate_above=smk.params.approximate_above,
     )
 
 

@@ -18,6 +18,7 @@ def main(smk):
         seed=smk.params.seed,
         log=get_logger().info,
         n_jobs=smk.threads,
+        approximate_above=smk.params.approximate_above,
     )
 
 

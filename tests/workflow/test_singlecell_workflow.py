@@ -129,7 +129,7 @@ def test_singlecell_workflow_end_to_end(tmp_path):
     consensus = sizes.set_index("graph").loc["graph_consensus"]
     assert 0 < consensus["n_edges"] <= consensus["union_edges"]
     joint = ad.read_h5ad(out / "multi" / "multi.h5ad")
-    assert joint.n_obs == 89 and "graph_consensus" in joint.obsp and joint.obsm["X_ae"].shape == (89, 4)
+    assert joint.n_obs == 89 and "graph_consensus_connectivities" in joint.obsp and joint.obsm["X_ae"].shape == (89, 4)
     for name in ("metrics.tsv", "graph_sizes.tsv", "training.tsv", "ranking.tsv", "ae_verdict.tsv"):
         assert (out / name).stat().st_size > 0
     training = pd.read_csv(out / "training.tsv", sep="\t")

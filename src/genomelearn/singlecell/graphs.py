@@ -1,23 +1,37 @@
 """K-nearest-neighbour graphs per omic and the consensus (intersection) graph of several omics.
 
-* Expression: Euclidean kNN (scikit-learn ``NearestNeighbors``, exact).
+* Expression: Euclidean kNN (scikit-learn ``NearestNeighbors``, exact) up to
+  ``approximate_above`` cells (default :data:`APPROXIMATE_KNN_ABOVE`, the schema default of
+  ``singlecell.approximate_knn_above``); above it, approximate kNN by NN-descent (pynndescent,
+  Dong et al. 2011, with umap-learn's / scanpy's index settings), for the graphs, Leiden and UMAP.
 * Methylation / accessibility: Hamming distance on binarised values with missing entries masked, as
   in the course's graph-intersection integration (N. Oskolkov, "UMAP on the intersection of the kNN
   graphs of single-cell omics"): for cells i and j,
   ``d(i, j) = #{features observed in both and binarised differently} / #{features observed in both}``.
-  Computed block-wise with matrix products of indicator matrices, memory O(block × n).
+  Computed block-wise with matrix products of indicator matrices, memory O(block × n); above
+  ``approximate_above`` cells by NN-descent with the same masked distance as a numba metric.
 * Each kNN list becomes a weighted symmetric graph with UMAP's fuzzy simplicial set
   (``umap.umap_.fuzzy_simplicial_set``; the same connectivities scanpy's ``pp.neighbors`` builds).
 * Consensus: an edge is kept when it is present in at least ``min_omics`` of the n omic graphs
   (default n: present in every omic); its weight is the mean of its weights in the omics that have it.
+* scanpy-native storage (:func:`store_neighbors`): ``obsp['<key>_connectivities']``,
+  ``obsp['<key>_distances']`` and ``uns['<key>']`` as ``scanpy.pp.neighbors(key_added=key)``
+  writes them, so ``sc.tl.umap``/``sc.tl.leiden(neighbors_key=key)`` reuse a workflow graph.
+  Distances of the consensus graph: :func:`consensus_distances`.
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse import csgraph
 from sklearn.neighbors import NearestNeighbors
+
+#: Cell count above which kNN is approximate (NN-descent); the schema default of
+#: ``singlecell.approximate_knn_above``. ``None`` passed as ``approximate_above`` means always exact.
+APPROXIMATE_KNN_ABOVE = 50_000
 
 
 def mean_impute(X: np.ndarray) -> np.ndarray:
@@ -118,14 +132,25 @@ def hamming_distances(X, threshold: float | str = 0.5, block_size: int = 512, mi
 
 
 def hamming_knn(
-    X, k: int = 15, threshold: float | str = 0.5, block_size: int = 512, min_shared: int = 1
+    X,
+    k: int = 15,
+    threshold: float | str = 0.5,
+    block_size: int = 512,
+    min_shared: int = 1,
+    approximate_above: int | None = APPROXIMATE_KNN_ABOVE,
+    seed: int = 0,
+    n_jobs: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Exact kNN under the masked Hamming distance (self excluded).
+    """kNN under the masked Hamming distance (self excluded): exact, or NN-descent above a size.
 
     Args:
         X: (n, p) values, dense with NaN = missing, or CSR.
         k: neighbours per cell (at most n - 1).
-        threshold, block_size, min_shared: see :func:`hamming_blocks`.
+        threshold, block_size, min_shared: see :func:`hamming_blocks` (``min_shared`` > 1 is
+            supported by the exact search only).
+        approximate_above: more cells than this → :func:`nndescent_knn` with the same distance
+            (:func:`knn_method`); None = always exact.
+        seed, n_jobs: seed and threads of NN-descent (unused by the exact search).
 
     Returns:
         indices (n, k) int64 and distances (n, k) float32, nearest first, ties by cell index; a cell
@@ -133,6 +158,8 @@ def hamming_knn(
     """
     n = X.shape[0]
     k = min(k, n - 1)
+    if knn_method(n, approximate_above) == "nndescent":
+        return nndescent_knn(X, k, "hamming", threshold=threshold, seed=seed, n_jobs=n_jobs)
     idx = np.empty((n, k), dtype=np.int64)
     dist = np.empty((n, k), dtype=np.float32)
     for s, D in hamming_blocks(X, threshold, block_size, min_shared):
@@ -145,14 +172,23 @@ def hamming_knn(
     return idx, dist
 
 
-def euclidean_knn(X, k: int = 15, n_jobs: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Exact Euclidean kNN (scikit-learn), self excluded.
+def euclidean_knn(
+    X,
+    k: int = 15,
+    n_jobs: int | None = None,
+    approximate_above: int | None = APPROXIMATE_KNN_ABOVE,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Euclidean kNN, self excluded: exact (scikit-learn) or NN-descent above a size.
 
     Args:
         X: (n, p) dense (NaN are mean-imputed first) or CSR.
         k: neighbours per cell (at most n - 1).
-        n_jobs: threads of the neighbour query (scikit-learn ``n_jobs``; None = 1). The result is
-            exact, so it does not depend on the number of threads.
+        n_jobs: threads of the neighbour query (scikit-learn ``n_jobs`` / pynndescent ``n_jobs``;
+            None = 1). Both results do not depend on the number of threads.
+        approximate_above: more cells than this → :func:`nndescent_knn` (:func:`knn_method`);
+            None = always exact.
+        seed: seed of NN-descent (the exact search has none).
 
     Returns:
         indices (n, k) int64, distances (n, k) float32, nearest first.
@@ -161,6 +197,8 @@ def euclidean_knn(X, k: int = 15, n_jobs: int | None = None) -> tuple[np.ndarray
     k = min(k, n - 1)
     if not sp.issparse(X):
         X = mean_impute(X)
+    if knn_method(n, approximate_above) == "nndescent":
+        return nndescent_knn(X, k, "euclidean", seed=seed, n_jobs=n_jobs)
     nn = NearestNeighbors(n_neighbors=k + 1, algorithm="brute" if sp.issparse(X) else "auto", n_jobs=n_jobs).fit(X)
     dist, idx = nn.kneighbors(X)
     # Drop each cell itself (usually column 0; with exact duplicates it may sit elsewhere).
@@ -172,16 +210,122 @@ def euclidean_knn(X, k: int = 15, n_jobs: int | None = None) -> tuple[np.ndarray
 
 
 def omic_knn(X, metric: str, k: int = 15, threshold: float | str = 0.5, block_size: int = 512,
-             n_jobs: int | None = None):
+             n_jobs: int | None = None, approximate_above: int | None = APPROXIMATE_KNN_ABOVE,
+             seed: int = 0):
     """kNN of one omic with its metric (``"euclidean"`` or ``"hamming"``); see the two functions above.
 
-    ``n_jobs`` threads the Euclidean query (the Hamming blocks use numpy's own BLAS threads).
+    ``n_jobs`` threads the Euclidean query and NN-descent (the exact Hamming blocks use numpy's own
+    BLAS threads); ``approximate_above`` and ``seed``: see :func:`knn_method`, :func:`nndescent_knn`.
     """
     if metric == "euclidean":
-        return euclidean_knn(X, k, n_jobs=n_jobs)
+        return euclidean_knn(X, k, n_jobs=n_jobs, approximate_above=approximate_above, seed=seed)
     if metric == "hamming":
-        return hamming_knn(X, k, threshold=threshold, block_size=block_size)
+        return hamming_knn(X, k, threshold=threshold, block_size=block_size,
+                           approximate_above=approximate_above, seed=seed, n_jobs=n_jobs)
     raise ValueError(f"unknown metric {metric!r}")
+
+
+def knn_method(n_cells: int, approximate_above: int | None = APPROXIMATE_KNN_ABOVE) -> str:
+    """``"nndescent"`` when ``n_cells > approximate_above`` (not None), else ``"exact"``."""
+    return "nndescent" if approximate_above is not None and n_cells > approximate_above else "exact"
+
+
+@functools.lru_cache(maxsize=1)
+def _masked_hamming_metric():
+    """numba metric on binarised values coded 0/1, -1 = missing: share of commonly observed
+    features that differ; +inf when no feature is observed in both (never neighbours)."""
+    import numba
+
+    @numba.njit(fastmath=False)
+    def masked_hamming(x, y):
+        shared = 0
+        differ = 0
+        for j in range(x.shape[0]):
+            if x[j] >= 0 and y[j] >= 0:  # both observed
+                shared += 1
+                if x[j] != y[j]:
+                    differ += 1
+        if shared == 0:
+            return np.inf
+        return differ / shared
+
+    return masked_hamming
+
+
+def nndescent_knn(
+    X,
+    k: int = 15,
+    metric: str = "euclidean",
+    threshold: float | str = 0.5,
+    seed: int = 0,
+    n_jobs: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Approximate kNN by NN-descent (pynndescent ``NNDescent``; Dong, Charikar & Li 2011), self excluded.
+
+    Index settings are umap-learn's ``nearest_neighbors`` (which ``scanpy.pp.neighbors`` also uses
+    above 4,096 cells): ``n_trees = min(64, 5 + round(sqrt(n) / 20))``, ``n_iters = max(5,
+    round(log2 n))``, ``max_candidates = 60``, low-memory mode. With a fixed ``seed`` the result
+    is the same for any ``n_jobs`` (pynndescent seeds every random draw).
+
+    Args:
+        X: (n, p) dense float (NaN mean-imputed for ``"euclidean"``; NaN = missing for
+            ``"hamming"``) or CSR.
+        k: neighbours per cell (at most n - 1).
+        metric: ``"euclidean"``, or ``"hamming"``: the masked Hamming distance of
+            :func:`hamming_blocks` on values binarised with ``threshold`` (:func:`binarize`).
+        seed: random state of the index.
+        n_jobs: numba threads (None = numba's default).
+
+    Returns:
+        indices (n, k) int64, distances (n, k) float32, nearest first; -1 / +inf where fewer than k
+        cells share an observed feature (Hamming) — as the exact functions.
+
+    Raises:
+        ValueError: unknown metric.
+    """
+    from pynndescent import NNDescent
+
+    n = X.shape[0]
+    k = min(k, n - 1)
+    if metric == "euclidean":
+        data, nn_metric = (sp.csr_matrix(X, dtype=np.float32) if sp.issparse(X) else mean_impute(X)), "euclidean"
+    elif metric == "hamming":
+        B, O = binarize(X, threshold)
+        if O is None:  # sparse, every entry observed: plain Hamming on the binarised matrix
+            data, nn_metric = B, "hamming"
+        else:
+            data = np.where(O > 0, B, -1.0).astype(np.float32)  # -1 = missing (no NaN allowed)
+            nn_metric = _masked_hamming_metric()
+    else:
+        raise ValueError(f"unknown metric {metric!r}")
+    index = NNDescent(
+        data,
+        n_neighbors=k + 1,
+        metric=nn_metric,
+        n_trees=min(64, 5 + round(n**0.5 / 20.0)),
+        n_iters=max(5, round(np.log2(n))),
+        max_candidates=60,
+        random_state=seed,
+        low_memory=True,
+        n_jobs=n_jobs,
+        compressed=True,
+        verbose=False,
+    )
+    idx, dist = index.neighbor_graph
+    del index
+    idx = np.asarray(idx, dtype=np.int64)
+    dist = np.asarray(dist, dtype=np.float32)
+    # Drop each cell itself (first column, except with duplicates); else drop the farthest.
+    is_self = idx == np.arange(n)[:, None]
+    drop = np.where(is_self.any(axis=1), is_self.argmax(axis=1), k)
+    keep = np.ones_like(idx, dtype=bool)
+    keep[np.arange(n), drop] = False
+    idx = idx[keep].reshape(n, k)
+    dist = dist[keep].reshape(n, k)
+    missing = (idx < 0) | ~np.isfinite(dist)
+    idx[missing] = -1
+    dist[missing] = np.inf
+    return idx, dist
 
 
 def knn_connectivities(indices: np.ndarray, distances: np.ndarray, seed: int = 0) -> sp.csr_matrix:
@@ -330,7 +474,7 @@ def choose_consensus(
     """
     n = knn_lists[0][0].shape[0]
     chosen = None
-    for k in sorted(set(int(c) for c in k_candidates)):
+    for k in sorted({int(c) for c in k_candidates}):
         omic_graphs = [knn_connectivities(i[:, :k], d[:, :k], seed) for i, d in knn_lists]
         consensus, _ = consensus_graph(omic_graphs, min_omics)
         isolated = int((np.diff(consensus.indptr) == 0).sum())
@@ -338,3 +482,291 @@ def choose_consensus(
         if isolated <= max_isolated * n:
             break
     return chosen
+
+
+# ------------------------------------------------------------------ scanpy-native graph storage
+def knn_distance_matrix(indices: np.ndarray, distances: np.ndarray) -> sp.csr_matrix:
+    """Directed kNN distances as scanpy stores them in ``obsp['distances']``.
+
+    Row i holds the distances to its k neighbours (self excluded; -1 / non-finite entries
+    skipped); zero distances (duplicate cells) stay as explicit entries, as in scanpy's
+    ``_get_sparse_matrix_from_indices_distances``.
+
+    Args:
+        indices: (n, k) int neighbour indices; distances: (n, k) float.
+
+    Returns:
+        (n, n) float32 CSR, not symmetric, sorted indices.
+    """
+    n, _k = indices.shape
+    ok = (indices >= 0) & np.isfinite(distances)
+    counts = ok.sum(axis=1)
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    out = sp.csr_matrix(
+        (np.asarray(distances, np.float32)[ok], np.asarray(indices, np.int64)[ok], indptr), shape=(n, n)
+    )
+    out.sort_indices()
+    return out
+
+
+def edge_distances(
+    X, rows: np.ndarray, cols: np.ndarray, metric: str, threshold: float | str = 0.5, chunk: int = 65536
+) -> np.ndarray:
+    """Distances of given cell pairs in one omic, with the metric of its kNN (same preprocessing).
+
+    ``"euclidean"``: NaN mean-imputed as in :func:`euclidean_knn`; ``"hamming"``: the masked
+    Hamming distance of :func:`hamming_blocks` (+inf when no feature is observed in both).
+
+    Args:
+        X: (n, p) dense or CSR; rows, cols: (m,) int cell indices of the pairs.
+        metric: ``"euclidean"`` or ``"hamming"``; threshold: see :func:`binarize`.
+        chunk: pairs per vectorised batch (memory O(chunk × p)).
+
+    Returns:
+        (m,) float32.
+
+    Raises:
+        ValueError: unknown metric.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    cols = np.asarray(cols, dtype=np.int64)
+    out = np.empty(rows.size, dtype=np.float32)
+    if metric == "euclidean":
+        data = sp.csr_matrix(X, dtype=np.float32) if sp.issparse(X) else mean_impute(X)
+        for s in range(0, rows.size, chunk):
+            r, c = rows[s : s + chunk], cols[s : s + chunk]
+            diff = data[r] - data[c]
+            if sp.issparse(diff):
+                sq = np.asarray(diff.multiply(diff).sum(axis=1), dtype=np.float64).ravel()
+            else:
+                sq = np.einsum("ij,ij->i", diff, diff, dtype=np.float64)
+            out[s : s + chunk] = np.sqrt(sq)
+        return out
+    if metric == "hamming":
+        B, O = binarize(X, threshold)
+        p = B.shape[1]
+        for s in range(0, rows.size, chunk):
+            r, c = rows[s : s + chunk], cols[s : s + chunk]
+            if O is None:
+                diff = B[r] - B[c]
+                out[s : s + chunk] = np.asarray(abs(diff).sum(axis=1), dtype=np.float64).ravel() / p
+                continue
+            observed = O[r] * O[c]
+            differ = ((B[r] != B[c]) * observed).sum(axis=1, dtype=np.float64)
+            shared = observed.sum(axis=1, dtype=np.float64)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out[s : s + chunk] = np.where(shared > 0, differ / np.maximum(shared, 1), np.inf)
+        return out
+    raise ValueError(f"unknown metric {metric!r}")
+
+
+def graph_knn_distances(
+    graph: sp.spmatrix, X, metric: str, k: int, threshold: float | str = 0.5
+) -> sp.csr_matrix:
+    """scanpy-style directed kNN distances of a UMAP connectivity graph, from its data.
+
+    A kNN list's neighbours are all edges of its fuzzy-union graph, and any other edge (i, j) of
+    that graph (i among j's neighbours) is no nearer to i than i's k-th neighbour; so the k edges
+    of row i with the smallest distance in ``X`` are i's kNN (ties by cell index). This recovers
+    ``obsp['<key>_distances']`` from a stored connectivity graph with O(edges × p) work and no
+    new neighbour search.
+
+    Args:
+        graph: (n, n) symmetric connectivities; X: the data its kNN was built on.
+        metric, threshold: see :func:`edge_distances`; k: neighbours kept per row.
+
+    Returns:
+        (n, n) float32 CSR with ≤ k entries per row (fewer where a cell has fewer edges).
+    """
+    g = sp.csr_matrix(graph)
+    g.setdiag(0)
+    g.eliminate_zeros()
+    n = g.shape[0]
+    rows = np.repeat(np.arange(n), np.diff(g.indptr))
+    d = edge_distances(X, rows, g.indices, metric, threshold)
+    order = np.lexsort((g.indices, d, rows))
+    rank = np.arange(order.size) - g.indptr[rows[order]]
+    take = order[(rank < k) & np.isfinite(d[order])]
+    take.sort()  # CSR order (rows, then column indices)
+    counts = np.bincount(rows[take], minlength=n)
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    out = sp.csr_matrix((d[take], g.indices[take], indptr), shape=(n, n))
+    out.sort_indices()
+    return out
+
+
+def distance_scale(distances: sp.spmatrix) -> float:
+    """Median of the stored (finite) kNN distances: an omic's typical neighbour distance."""
+    data = sp.csr_matrix(distances).data
+    data = data[np.isfinite(data)]
+    return float(np.median(data)) if data.size else 1.0
+
+
+def consensus_distances(
+    consensus: sp.spmatrix, omics: list[tuple], scales: list[float]
+) -> sp.csr_matrix:
+    """Distances of the consensus graph's edges: the largest scaled per-omic distance.
+
+    For an edge (i, j), ``d(i, j) = max_o d_o(i, j) / s_o`` over the omics o, where d_o is the
+    omic's own kNN distance (Euclidean or masked Hamming, :func:`edge_distances`) and s_o the
+    omic's median kNN distance (:func:`distance_scale`). Scaling makes the omics' units
+    comparable (1 = a typical neighbour distance in that omic); the maximum says two cells are
+    as close as they are in the omic where they are farthest apart, matching the intersection
+    (an edge is kept only when the cells are neighbours in every omic). Omics where the pair
+    shares no observed feature (+inf) are skipped. The matrix has the consensus graph's
+    (symmetric) pattern, so a cell has as many entries as consensus edges.
+
+    Args:
+        consensus: (n, n) consensus connectivities.
+        omics: per omic ``(X, metric, threshold)``; scales: per omic s_o > 0.
+
+    Returns:
+        (n, n) float32 CSR, same pattern as ``consensus`` (self-loops dropped).
+    """
+    g = sp.csr_matrix(consensus)
+    g.setdiag(0)
+    g.eliminate_zeros()
+    g.sort_indices()
+    n = g.shape[0]
+    rows = np.repeat(np.arange(n), np.diff(g.indptr))
+    best = np.full(rows.size, -np.inf)
+    for (X, metric, threshold), scale in zip(omics, scales):
+        d = edge_distances(X, rows, g.indices, metric, threshold) / max(float(scale), 1e-12)
+        best = np.where(np.isfinite(d), np.maximum(best, d), best)
+    best[~np.isfinite(best)] = np.nan
+    if np.isnan(best).any():  # no omic with a finite distance: largest finite + 1
+        best[np.isnan(best)] = (np.nanmax(best) if np.isfinite(best).any() else 0.0) + 1.0
+    return sp.csr_matrix((best.astype(np.float32), g.indices.copy(), g.indptr.copy()), shape=g.shape)
+
+
+def neighbors_params(
+    k: int,
+    metric: str,
+    seed: int = 0,
+    use_rep: str | None = None,
+    knn_method_name: str = "exact",
+    **extra,
+) -> dict:
+    """``uns[key]['params']`` as ``scanpy.pp.neighbors`` writes it, plus the workflow's extras.
+
+    ``n_neighbors`` counts the cell itself as scanpy's does: k neighbours + self = k + 1, the
+    value that makes ``sc.pp.neighbors(n_neighbors=k + 1)`` build the same connectivities.
+    ``method`` is ``"umap"`` (fuzzy simplicial set connectivities). Extra keys (``knn``: exact /
+    nndescent, ``n_neighbors_excluding_self``, anything in ``extra``) are ignored by scanpy.
+    """
+    params = {"n_neighbors": int(k) + 1, "method": "umap", "random_state": int(seed), "metric": metric}
+    if use_rep is not None:
+        params["use_rep"] = use_rep
+    params["knn"] = knn_method_name
+    params["n_neighbors_excluding_self"] = int(k)
+    params.update(extra)
+    return params
+
+
+def store_neighbors(adata, key: str, connectivities: sp.spmatrix, distances: sp.spmatrix, params: dict) -> None:
+    """Write a graph as ``sc.pp.neighbors(adata, key_added=key)`` does.
+
+    Sets ``obsp[f'{key}_connectivities']`` (float32 CSR), ``obsp[f'{key}_distances']`` (float32
+    CSR) and ``uns[key] = {'connectivities_key', 'distances_key', 'params'}``; then
+    ``sc.tl.umap(adata, neighbors_key=key)`` and ``sc.tl.leiden(adata, neighbors_key=key)`` use it.
+
+    Raises:
+        ValueError: a matrix is not (n_obs, n_obs) or ``params`` lacks n_neighbors/method/metric.
+    """
+    n = adata.n_obs
+    for name, m in (("connectivities", connectivities), ("distances", distances)):
+        if m.shape != (n, n):
+            raise ValueError(f"graph {key!r}: {name} shape {m.shape} != ({n}, {n})")
+    missing = {"n_neighbors", "method", "metric"} - set(params)
+    if missing:
+        raise ValueError(f"graph {key!r}: params lack {sorted(missing)}")
+    conn_key, dist_key = f"{key}_connectivities", f"{key}_distances"
+    adata.obsp[conn_key] = sp.csr_matrix(connectivities, dtype=np.float32)
+    adata.obsp[dist_key] = sp.csr_matrix(distances, dtype=np.float32)
+    adata.uns[key] = {"connectivities_key": conn_key, "distances_key": dist_key, "params": dict(params)}
+
+
+# ------------------------------------------------------------- one graph for Leiden and UMAP
+def rapids_available() -> bool:
+    """True when rapids-singlecell imports and a CUDA device is visible (cupy)."""
+    try:
+        import cupy
+        import rapids_singlecell  # noqa: F401
+
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:  # noqa: BLE001 - any import or driver failure means: no GPU path
+        return False
+
+
+def neighbors_leiden_umap(
+    X: np.ndarray,
+    k: int = 15,
+    resolution: float = 1.0,
+    min_dist: float = 0.5,
+    seed: int = 0,
+    approximate_above: int | None = APPROXIMATE_KNN_ABOVE,
+    n_jobs: int | None = None,
+    backend: str = "cpu",
+    timings: dict | None = None,
+) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+    """The workflow's graph → Leiden + UMAP path on an embedding: the kNN graph is built once and
+    both the clustering and the layout use it (UMAP from the precomputed graph).
+
+    CPU: :func:`euclidean_knn` (exact, or NN-descent above ``approximate_above`` cells) →
+    :func:`knn_connectivities` → ``embed.leiden_clusters`` (igraph Leiden, 2 iterations) →
+    ``embed.umap_layout`` (umap-learn ``simplicial_set_embedding`` on that graph).
+    ``backend="rapids"``: rapids-singlecell on the GPU (``rsc.pp.neighbors`` with
+    n_neighbors = k + 1 on ``X``, ``rsc.tl.leiden``, ``rsc.tl.umap`` on that graph);
+    ``"auto"``: rapids when :func:`rapids_available`, else CPU.
+
+    Args:
+        X: (n, d) float32 embedding.
+        k, resolution, min_dist, seed: kNN size (self excluded), Leiden resolution, UMAP min_dist, seed.
+        approximate_above, n_jobs: see :func:`euclidean_knn`.
+        timings: when given, filled with seconds per step (``knn_s``, ``leiden_s``, ``umap_s``).
+
+    Returns:
+        (connectivities (n, n) float32 CSR, clusters (n,) str, layout (n, 2) float32).
+
+    Raises:
+        ValueError: unknown backend, or ``"rapids"`` without rapids-singlecell and a GPU.
+    """
+    import time
+
+    timings = {} if timings is None else timings
+    if backend == "auto":
+        backend = "rapids" if rapids_available() else "cpu"
+    if backend == "rapids":
+        if not rapids_available():
+            raise ValueError("backend 'rapids' needs rapids_singlecell and a CUDA device")
+        import anndata as ad
+        import rapids_singlecell as rsc
+
+        adata = ad.AnnData(X=np.asarray(X, dtype=np.float32))
+        start = time.perf_counter()
+        rsc.pp.neighbors(adata, n_neighbors=k + 1, use_rep="X", random_state=seed)
+        timings["knn_s"] = time.perf_counter() - start
+        start = time.perf_counter()
+        rsc.tl.leiden(adata, resolution=resolution, random_state=seed)
+        timings["leiden_s"] = time.perf_counter() - start
+        start = time.perf_counter()
+        rsc.tl.umap(adata, min_dist=min_dist, random_state=seed)
+        timings["umap_s"] = time.perf_counter() - start
+        return (sp.csr_matrix(adata.obsp["connectivities"], dtype=np.float32),
+                adata.obs["leiden"].astype(str).to_numpy(), np.asarray(adata.obsm["X_umap"], dtype=np.float32))
+    if backend != "cpu":
+        raise ValueError(f"unknown backend {backend!r} (cpu, rapids, auto)")
+    from genomelearn.singlecell import embed
+
+    start = time.perf_counter()
+    idx, dist = euclidean_knn(X, k, n_jobs=n_jobs, approximate_above=approximate_above, seed=seed)
+    graph = knn_connectivities(idx, dist, seed)
+    del idx, dist
+    timings["knn_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    clusters = embed.leiden_clusters(graph, resolution, seed)
+    timings["leiden_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    coords = embed.umap_layout(graph, X, seed, min_dist)
+    timings["umap_s"] = time.perf_counter() - start
+    return graph, clusters, coords

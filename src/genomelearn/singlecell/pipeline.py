@@ -347,6 +347,7 @@ def graphs_step(
     seed: int = 0,
     log: Log = _quiet,
     n_jobs: int | None = None,
+    approximate_above: int | None = 50_000,
 ) -> None:
     """Input-space kNN and UMAP connectivities per omic; the consensus graph when several omics.
 
@@ -366,6 +367,7 @@ def graphs_step(
         block_size: rows per block of the Hamming distance.
         seed: seed of the connectivities.
         n_jobs: threads of the exact Euclidean kNN queries (None = 1; same result for any number).
+        approximate_above: more cells → NN-descent kNN (:func:`graphs.knn_method`); None = exact.
 
     Writes ``graphs.h5ad`` (obs = cells; ``obsm["knn_<omic>"]`` (n, k) int64 neighbour indices, -1
     = none; ``obsp["graph_<omic>"]`` and, for several omics, ``obsp["graph_consensus"]``) and
@@ -394,7 +396,8 @@ def graphs_step(
         thr = thr if thr == "median" else float(thr)
         start = time.perf_counter()
         idx, dist = graphs.omic_knn(
-            _matrix(adata), info["metric"], k_max, threshold=thr, block_size=block_size, n_jobs=n_jobs
+            _matrix(adata), info["metric"], k_max, threshold=thr, block_size=block_size, n_jobs=n_jobs,
+            approximate_above=approximate_above, seed=seed,
         )
         knn_lists.append((idx, dist))
         kk = min(k, idx.shape[1])
@@ -447,12 +450,21 @@ SCIB_BIO = ("nmi", "ari", "silhouette_label", "isolated_labels", "clisi")
 SUMMARY_METRICS = ("scib_bio", *SCIB_BIO, "knn_preservation", "n_clusters", "resolution")
 
 
-def embedding_neighbours(embedding: np.ndarray, k: int, n_jobs: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Exact Euclidean neighbours of an embedding with scanpy's convention: ``k`` counts the cell
-    itself, so each cell gets ``k - 1`` neighbours ((n, k-1) int64 indices, float32 distances)."""
+def embedding_neighbours(
+    embedding: np.ndarray,
+    k: int,
+    n_jobs: int | None = None,
+    approximate_above: int | None = 50_000,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Euclidean neighbours of an embedding with scanpy's convention: ``k`` counts the cell itself,
+    so each cell gets ``k - 1`` neighbours ((n, k-1) int64 indices, float32 distances). Exact up to
+    ``approximate_above`` cells, NN-descent above (:func:`graphs.euclidean_knn`)."""
     from genomelearn.singlecell import graphs
 
-    return graphs.euclidean_knn(embedding, max(1, k - 1), n_jobs=n_jobs)
+    return graphs.euclidean_knn(
+        embedding, max(1, k - 1), n_jobs=n_jobs, approximate_above=approximate_above, seed=seed
+    )
 
 
 def best_resolution(graph: sp.spmatrix, labels, resolutions: Sequence[float], seed: int,
@@ -490,6 +502,7 @@ def evaluate_seed(
     n_jobs: int | None = None,
     unlabelled_resolution: float = 1.0,
     silhouette_cells: int = 5000,
+    approximate_above: int | None = 50_000,
 ) -> tuple[dict, np.ndarray, sp.csr_matrix]:
     """Metrics of one method at one seed (clustering seed; the embedding may itself depend on it).
 
@@ -501,7 +514,8 @@ def evaluate_seed(
     best resolution, cell-type silhouette, isolated labels, cLISI; ``scib_bio`` is their unweighted
     mean (graph methods: silhouettes on hop distances, see the metrics function).
     kNN preservation: as :func:`genomelearn.singlecell.metrics.knn_preservation`, with the method's
-    ``k - 1`` neighbours against the input space's.
+    ``k - 1`` neighbours against the input space's. Above ``approximate_above`` cells the
+    embedding's kNN is NN-descent (:func:`graphs.knn_method`); None = always exact.
 
     Returns:
         (row dict, best clusters (n,) str, graph (CSR)).
@@ -509,7 +523,7 @@ def evaluate_seed(
     from genomelearn.singlecell import graphs, metrics
 
     if embedding is not None:
-        idx, dist = embedding_neighbours(embedding, k, n_jobs)
+        idx, dist = embedding_neighbours(embedding, k, n_jobs, approximate_above, seed)
         graph = graphs.knn_connectivities(idx, dist, seed)
         neighbours = idx
     else:
@@ -590,6 +604,7 @@ def analyse_step(
     silhouette_cells: int = 5000,
     log: Log = _quiet,
     n_jobs: int | None = None,
+    approximate_above: int | None = 50_000,
 ) -> pd.DataFrame:
     """Evaluate every method of a dataset at every seed; write ``<dataset>.h5ad``, ``metrics.tsv``
     (mean, sd, 95 % interval over seeds) and ``metrics_seeds.tsv`` (one row per method and seed).
@@ -650,7 +665,8 @@ def analyse_step(
             row, clusters, graph = evaluate_seed(name, method["omics"], labels, reference, seed, k, resolutions,
                                                  embedding=emb, graph=graph_source, n_jobs=n_jobs,
                                                  unlabelled_resolution=unlabelled_resolution,
-                                                 silhouette_cells=silhouette_cells)
+                                                 silhouette_cells=silhouette_cells,
+                                                 approximate_above=approximate_above)
             per_seed.append({"dataset": dataset, **row, "status": "ok"})
             if i == 0:
                 layout = emb if emb is not None else read_embedding(method["layout"], cells["cell"])
