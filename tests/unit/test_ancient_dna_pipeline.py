@@ -175,7 +175,7 @@ def test_folds_stratified_balanced_and_every_individual_tested_once():
     pd.testing.assert_frame_equal(a, assign_folds(ind, 5, seed=1))
     assert set(a.loc[a["label"] == "unknown", "fold"]) == {-1}
     lab = a[a["fold"] >= 0]
-    for label, part in lab.groupby("label"):
+    for _label, part in lab.groupby("label"):
         counts = np.bincount(part["fold"], minlength=5)
         assert counts.max() - counts.min() <= 1  # individuals per label and fold differ by ≤ 1
     for (_, _), stratum in lab.groupby(["label", "group"]):

@@ -66,7 +66,7 @@ def test_every_window_is_tested_exactly_once_and_buffer_holds(matching):
     unused = folds[0] == "unused"
     assert (tested[~unused] == 1).all() and (tested[unused] == 0).all()
     assert (unused.sum() > 0) == (matching is not None)
-    for f, roles in enumerate(folds):
+    for _f, roles in enumerate(folds):
         # blocks stay whole, and no training or validation window within the buffer of a test window
         assert (
             pd.Series(roles[roles == "test"])
