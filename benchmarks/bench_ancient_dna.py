@@ -64,8 +64,12 @@ else:
         n += pa.record_batch(b).num_rows
 print(json.dumps({"cpu": time.process_time() - c, "records": n}))
 """
-ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-              "ARROW_NUM_THREADS": "1"}
+ONE_THREAD = {
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "ARROW_NUM_THREADS": "1",
+}
 
 
 def repeat_bam(src: Path, dst: Path, k: int) -> int:
@@ -73,7 +77,10 @@ def repeat_bam(src: Path, dst: Path, k: int) -> int:
     import pysam
 
     n = 0
-    with pysam.AlignmentFile(str(src), "rb", check_sq=False) as inp, pysam.AlignmentFile(str(dst), "wb", template=inp) as out:
+    with (
+        pysam.AlignmentFile(str(src), "rb", check_sq=False) as inp,
+        pysam.AlignmentFile(str(dst), "wb", template=inp) as out,
+    ):
         for read in inp.fetch(until_eof=True):
             name = read.query_name
             for i in range(k):
@@ -95,25 +102,45 @@ def timed(cmd: list[str]) -> tuple[float, float]:
 
 
 def ours(bam: Path, ref: Path | None, tmp: Path) -> dict:
-    out = subprocess.run([sys.executable, "-c", CHILD, str(bam), str(ref or ""), str(tmp / "bench.parquet")],
-                         check=True, capture_output=True, text=True, env={**os.environ, **ONE_THREAD})
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(bam), str(ref or ""), str(tmp / "bench.parquet")],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **ONE_THREAD},
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def floor(bam: Path, reader: str) -> float:
     """CPU seconds of the reader alone (fresh process, imports excluded); NaN if not installed."""
-    out = subprocess.run([sys.executable, "-c", FLOOR, str(bam), reader], check=False, capture_output=True,
-                         text=True, env={**os.environ, **ONE_THREAD})
-    return json.loads(out.stdout.strip().splitlines()[-1])["cpu"] if out.returncode == 0 else float("nan")
+    out = subprocess.run(
+        [sys.executable, "-c", FLOOR, str(bam), reader],
+        check=False,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **ONE_THREAD},
+    )
+    return (
+        json.loads(out.stdout.strip().splitlines()[-1])["cpu"]
+        if out.returncode == 0
+        else float("nan")
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sheet", default=str(REPO / "config" / "ancient_samples.tsv"))
     parser.add_argument("--repeats", type=int, nargs="+", default=[1, 20, 100])
-    parser.add_argument("--mapdamage-max-reads", type=int, default=None,
-                        help="skip mapDamage above this many records (default: run it at every size)")
-    parser.add_argument("--runs", type=int, default=3, help="timing runs of ours and samtools (fastest kept)")
+    parser.add_argument(
+        "--mapdamage-max-reads",
+        type=int,
+        default=None,
+        help="skip mapDamage above this many records (default: run it at every size)",
+    )
+    parser.add_argument(
+        "--runs", type=int, default=3, help="timing runs of ours and samtools (fastest kept)"
+    )
     parser.add_argument("--tsv", help="also write the table to this TSV")
     args = parser.parse_args()
 
@@ -128,7 +155,9 @@ def main() -> int:
     bam, ref = Path(row["path"]), resolve(row["reference"])
     have_mapdamage = shutil.which("mapDamage") is not None
     load_start = os.getloadavg()
-    print(f"largest real BAM with a reference: {row['sample']} ({bam}, {bam.stat().st_size / 1e6:.2f} MB)")
+    print(
+        f"largest real BAM with a reference: {row['sample']} ({bam}, {bam.stat().st_size / 1e6:.2f} MB)"
+    )
     print(f"machine: {os.cpu_count()} CPUs, load average at start {load_start[0]:.1f}")
     rows = []
     with tempfile.TemporaryDirectory() as tmpdir:
@@ -138,31 +167,70 @@ def main() -> int:
             if k != 1:
                 repeat_bam(bam, path, k)
             best = min((ours(path, ref, tmp) for _ in range(args.runs)), key=lambda r: r["cpu"])
-            st_wall, st_cpu = min((timed(["samtools", "view", "-c", "-@", "0", str(path)]) for _ in range(args.runs)),
-                                  key=lambda t: t[1])
+            st_wall, st_cpu = min(
+                (
+                    timed(["samtools", "view", "-c", "-@", "0", str(path)])
+                    for _ in range(args.runs)
+                ),
+                key=lambda t: t[1],
+            )
             pysam_floor = min(floor(path, "pysam") for _ in range(args.runs))
             oxbow_floor = min(floor(path, "oxbow") for _ in range(args.runs))
             md_wall = md_cpu = float("nan")
-            if have_mapdamage and (args.mapdamage_max_reads is None or best["records"] <= args.mapdamage_max_reads):
-                md_wall, md_cpu = timed(["mapDamage", "-i", str(path), "-r", str(ref), "-d", str(tmp / f"md{k}"),
-                                         "--no-stats", "--no-plot", "-q"])
-            rows.append({
-                "bam": f"{row['sample']} x{k}", "records": best["records"], "ours_wall_s": best["wall"],
-                "ours_cpu_s": best["cpu"], "reads_per_cpu_s": best["records"] / best["cpu"],
-                "reads_per_wall_s": best["records"] / best["wall"], "peak_mb": best["peak_mb"],
-                "pysam_fields_cpu_s": pysam_floor, "oxbow_batches_cpu_s": oxbow_floor,
-                "samtools_wall_s": st_wall, "samtools_cpu_s": st_cpu, "ours_over_samtools_cpu": best["cpu"] / st_cpu,
-                "mapdamage_wall_s": md_wall, "mapdamage_cpu_s": md_cpu,
-                "mapdamage_over_ours_cpu": md_cpu / best["cpu"], "mapdamage_over_ours_wall": md_wall / best["wall"],
-            })
+            if have_mapdamage and (
+                args.mapdamage_max_reads is None or best["records"] <= args.mapdamage_max_reads
+            ):
+                md_wall, md_cpu = timed(
+                    [
+                        "mapDamage",
+                        "-i",
+                        str(path),
+                        "-r",
+                        str(ref),
+                        "-d",
+                        str(tmp / f"md{k}"),
+                        "--no-stats",
+                        "--no-plot",
+                        "-q",
+                    ]
+                )
+            rows.append(
+                {
+                    "bam": f"{row['sample']} x{k}",
+                    "records": best["records"],
+                    "ours_wall_s": best["wall"],
+                    "ours_cpu_s": best["cpu"],
+                    "reads_per_cpu_s": best["records"] / best["cpu"],
+                    "reads_per_wall_s": best["records"] / best["wall"],
+                    "peak_mb": best["peak_mb"],
+                    "pysam_fields_cpu_s": pysam_floor,
+                    "oxbow_batches_cpu_s": oxbow_floor,
+                    "samtools_wall_s": st_wall,
+                    "samtools_cpu_s": st_cpu,
+                    "ours_over_samtools_cpu": best["cpu"] / st_cpu,
+                    "mapdamage_wall_s": md_wall,
+                    "mapdamage_cpu_s": md_cpu,
+                    "mapdamage_over_ours_cpu": md_cpu / best["cpu"],
+                    "mapdamage_over_ours_wall": md_wall / best["wall"],
+                }
+            )
     load_end = os.getloadavg()
-    cols = [("bam", "BAM", "<18", ""), ("records", "records", ">9", "d"), ("ours_cpu_s", "ours cpu s", ">11", ".3f"),
-            ("ours_wall_s", "wall s", ">8", ".3f"), ("reads_per_cpu_s", "reads/cpu s", ">12", ".0f"),
-            ("peak_mb", "peak MB", ">8", ".0f"), ("pysam_fields_cpu_s", "pysam fields", ">13", ".3f"),
-            ("oxbow_batches_cpu_s", "oxbow", ">7", ".3f"), ("samtools_cpu_s", "samtools cpu", ">13", ".3f"),
-            ("ours_over_samtools_cpu", "ours/samtools", ">14", ".1f"), ("mapdamage_cpu_s", "mapDamage cpu", ">14", ".2f"),
-            ("mapdamage_wall_s", "wall", ">8", ".2f"), ("mapdamage_over_ours_cpu", "mapDamage/ours cpu", ">19", ".1f"),
-            ("mapdamage_over_ours_wall", "wall", ">7", ".1f")]
+    cols = [
+        ("bam", "BAM", "<18", ""),
+        ("records", "records", ">9", "d"),
+        ("ours_cpu_s", "ours cpu s", ">11", ".3f"),
+        ("ours_wall_s", "wall s", ">8", ".3f"),
+        ("reads_per_cpu_s", "reads/cpu s", ">12", ".0f"),
+        ("peak_mb", "peak MB", ">8", ".0f"),
+        ("pysam_fields_cpu_s", "pysam fields", ">13", ".3f"),
+        ("oxbow_batches_cpu_s", "oxbow", ">7", ".3f"),
+        ("samtools_cpu_s", "samtools cpu", ">13", ".3f"),
+        ("ours_over_samtools_cpu", "ours/samtools", ">14", ".1f"),
+        ("mapdamage_cpu_s", "mapDamage cpu", ">14", ".2f"),
+        ("mapdamage_wall_s", "wall", ">8", ".2f"),
+        ("mapdamage_over_ours_cpu", "mapDamage/ours cpu", ">19", ".1f"),
+        ("mapdamage_over_ours_wall", "wall", ">7", ".1f"),
+    ]
     header = "".join(f"{title:{fmt[0]}{fmt[1:]}}" for _, title, fmt, _ in cols)
     print()
     print(header)
@@ -170,23 +238,38 @@ def main() -> int:
     for r in rows:
         print("".join(f"{r[key]:{fmt}{spec}}" for key, _, fmt, spec in cols))
     print()
-    print(f"load average (1 min) at start {load_start[0]:.1f}, at end {load_end[0]:.1f} on {os.cpu_count()} CPUs: "
-          f"{'a loaded machine, wall times inflated' if max(load_start[0], load_end[0]) > os.cpu_count() else 'not loaded'}")
-    md_ratio = [r["mapdamage_over_ours_cpu"] for r in rows if r["mapdamage_cpu_s"] == r["mapdamage_cpu_s"]]
+    print(
+        f"load average (1 min) at start {load_start[0]:.1f}, at end {load_end[0]:.1f} on {os.cpu_count()} CPUs: "
+        f"{'a loaded machine, wall times inflated' if max(load_start[0], load_end[0]) > os.cpu_count() else 'not loaded'}"
+    )
+    md_ratio = [
+        r["mapdamage_over_ours_cpu"] for r in rows if r["mapdamage_cpu_s"] == r["mapdamage_cpu_s"]
+    ]
     if md_ratio:
-        print(f"target >= 20x mapDamage (CPU) at every size: {'met' if min(md_ratio) >= 20 else 'NOT met'} "
-              f"(min {min(md_ratio):.1f}x; {len(md_ratio)} of {len(rows)} sizes measured)")
+        print(
+            f"target >= 20x mapDamage (CPU) at every size: {'met' if min(md_ratio) >= 20 else 'NOT met'} "
+            f"(min {min(md_ratio):.1f}x; {len(md_ratio)} of {len(rows)} sizes measured)"
+        )
     else:
         print("mapDamage not run")
     speed = min(r["reads_per_cpu_s"] for r in rows)
-    print(f"target >= 500,000 reads/s on one core:        {'met' if speed >= 5e5 else 'NOT met'} (min {speed:,.0f})")
+    print(
+        f"target >= 500,000 reads/s on one core:        {'met' if speed >= 5e5 else 'NOT met'} (min {speed:,.0f})"
+    )
     floor_speed = min(r["records"] / r["pysam_fields_cpu_s"] for r in rows)
-    print(f"reader floor (fields only, no work): pysam {floor_speed:,.0f} reads/s"
-          + (f", oxbow {min(r['records'] / r['oxbow_batches_cpu_s'] for r in rows):,.0f} reads/s"
-             if all(r["oxbow_batches_cpu_s"] == r["oxbow_batches_cpu_s"] for r in rows) else ", oxbow not installed"))
+    print(
+        f"reader floor (fields only, no work): pysam {floor_speed:,.0f} reads/s"
+        + (
+            f", oxbow {min(r['records'] / r['oxbow_batches_cpu_s'] for r in rows):,.0f} reads/s"
+            if all(r["oxbow_batches_cpu_s"] == r["oxbow_batches_cpu_s"] for r in rows)
+            else ", oxbow not installed"
+        )
+    )
     flat = rows[-1]["peak_mb"] / rows[0]["peak_mb"]
-    print(f"peak memory x{args.repeats[-1]} / x{args.repeats[0]}: {flat:.2f} ({'flat' if flat <= 1.2 else 'NOT flat'}, "
-          f"target within 1.2x)")
+    print(
+        f"peak memory x{args.repeats[-1]} / x{args.repeats[0]}: {flat:.2f} ({'flat' if flat <= 1.2 else 'NOT flat'}, "
+        f"target within 1.2x)"
+    )
     if args.tsv:
         with open(args.tsv, "w", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=list(rows[0]), delimiter="\t")

@@ -75,9 +75,16 @@ def introgression_jobs(config: dict, args):
             torch.manual_seed(args.seed)
             inputs = model_input(name, one_hot, tokens, None)
             model = build_deep_model(name, block, 200, token_k, 4**count_k)
-            cfg = _train_config(block.get("training"), device, args.epochs, args.seed, config.get("training", {}))
-            result = fit(model, ArraySource([inputs[:n_train]], labels[:n_train]),
-                         ArraySource([inputs[n_train:]], labels[n_train:]), classification_loss, cfg)
+            cfg = _train_config(
+                block.get("training"), device, args.epochs, args.seed, config.get("training", {})
+            )
+            result = fit(
+                model,
+                ArraySource([inputs[:n_train]], labels[:n_train]),
+                ArraySource([inputs[n_train:]], labels[n_train:]),
+                classification_loss,
+                cfg,
+            )
             return result, cfg.batch_size
 
         yield f"introgression {name}", "windows", f"{n_train:,} synthetic 200-bp windows", job
@@ -89,7 +96,12 @@ def adna_jobs(config: dict, args):
     results = Path(args.adna_results)
     reads = sorted((results / "reads").glob("*.parquet"))
     if not reads or not (results / "splits.tsv").exists():
-        yield "ancient DNA read CNNs", "reads", f"not measured: no read tables under {results}/reads (run the workflow first)", None
+        yield (
+            "ancient DNA read CNNs",
+            "reads",
+            f"not measured: no read tables under {results}/reads (run the workflow first)",
+            None,
+        )
         return
     from genomelearn.adna import pipeline as P
     from genomelearn.adna.samplesheet import load_sample_sheet
@@ -97,7 +109,11 @@ def adna_jobs(config: dict, args):
     adna = config["ancient_dna"]
     sheet = load_sample_sheet(REPO / adna.get("sample_sheet", "config/ancient_samples.tsv"))
     splits = pd.read_csv(results / "splits.tsv", sep="\t")
-    paths = {s: results / "reads" / f"{s}.parquet" for s in sheet["sample"] if (results / "reads" / f"{s}.parquet").exists()}
+    paths = {
+        s: results / "reads" / f"{s}.parquet"
+        for s in sheet["sample"]
+        if (results / "reads" / f"{s}.parquet").exists()
+    }
     table = P.load_read_tables(paths, columns=P.META_COLUMNS + ["sequence", "reference"])
     frame = P.read_frame(table, sheet, splits)
     models = adna["models"]
@@ -128,36 +144,72 @@ def singlecell_jobs(config: dict, args):
     sc = config["singlecell"]
 
     def settings(block):
-        return embed.AutoencoderSettings(hidden=list(block["hidden"]), bottleneck=10, dropout=block["dropout"],
-                                         validation_fraction=0.01)
+        return embed.AutoencoderSettings(
+            hidden=list(block["hidden"]),
+            bottleneck=10,
+            dropout=block["dropout"],
+            validation_fraction=0.01,
+        )
 
     def ae(device):
         block = sc["autoencoder"]
-        cfg = _train_config({**block.get("training", {}), "batch_size": 256}, device, args.epochs, args.seed, config.get("training", {}))
+        cfg = _train_config(
+            {**block.get("training", {}), "batch_size": 256},
+            device,
+            args.epochs,
+            args.seed,
+            config.get("training", {}),
+        )
         _, _, result = embed.train_autoencoder(X, "gaussian", settings(block), cfg)
         return result, cfg.batch_size
 
     def mm(device):
         block = sc["multimodal_autoencoder"]
-        cfg = _train_config({**block.get("training", {}), "batch_size": 256}, device, args.epochs, args.seed, config.get("training", {}))
-        _, _, result = embed.train_multimodal_autoencoder([X, meth], ["gaussian", "bernoulli"], settings(block), cfg)
+        cfg = _train_config(
+            {**block.get("training", {}), "batch_size": 256},
+            device,
+            args.epochs,
+            args.seed,
+            config.get("training", {}),
+        )
+        _, _, result = embed.train_multimodal_autoencoder(
+            [X, meth], ["gaussian", "bernoulli"], settings(block), cfg
+        )
         return result, cfg.batch_size
 
     assert sp.issparse(X)
-    yield "single-cell autoencoder", "cells", f"{args.cells:,} synthetic cells x 2,000 genes (CSR, 5 % non-zero)", ae
-    yield "single-cell multimodal_autoencoder", "cells", f"{args.cells:,} cells: 2,000 genes (CSR) + 1,000 CpG rates (50 % missing)", mm
+    yield (
+        "single-cell autoencoder",
+        "cells",
+        f"{args.cells:,} synthetic cells x 2,000 genes (CSR, 5 % non-zero)",
+        ae,
+    )
+    yield (
+        "single-cell multimodal_autoencoder",
+        "cells",
+        f"{args.cells:,} cells: 2,000 genes (CSR) + 1,000 CpG rates (50 % missing)",
+        mm,
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--windows", type=int, default=20_000, help="synthetic introgression training windows")
-    parser.add_argument("--cells", type=int, default=100_000, help="synthetic single-cell training cells")
+    parser.add_argument(
+        "--windows", type=int, default=20_000, help="synthetic introgression training windows"
+    )
+    parser.add_argument(
+        "--cells", type=int, default=100_000, help="synthetic single-cell training cells"
+    )
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--cpu-threads", type=int, default=min(os.cpu_count() or 1, 16))
     parser.add_argument("--adna-results", default=str(REPO / "results" / "ancient_dna"))
-    parser.add_argument("--only", nargs="*", default=None, help="substrings of the model names to run")
+    parser.add_argument(
+        "--only", nargs="*", default=None, help="substrings of the model names to run"
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--tsv", "--out", dest="tsv", default=None, help="also write the table here (TSV)")
+    parser.add_argument(
+        "--tsv", "--out", dest="tsv", default=None, help="also write the table here (TSV)"
+    )
     args = parser.parse_args()
 
     import pandas as pd
@@ -186,27 +238,42 @@ def main() -> None:
                 row[f"{key}_final_val_loss"] = float(result.history["val_loss"].iloc[-1])
                 row["batch"] = batch
                 row["setup"] = getattr(job, "setup", setup)
-                print(f"  measured: {model} on {result.device} ({time.perf_counter() - start:.1f} s)", file=sys.stderr, flush=True)
-            row["load_average_1min"] = os.getloadavg()[0]  # other processes on the host depress the CPU rates
+                print(
+                    f"  measured: {model} on {result.device} ({time.perf_counter() - start:.1f} s)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            row["load_average_1min"] = os.getloadavg()[
+                0
+            ]  # other processes on the host depress the CPU rates
             rows.append(row)
     table = pd.DataFrame(rows)
     for column in ("cpu_rate", "gpu_rate", "batch", "cpu_final_val_loss", "gpu_final_val_loss"):
         if column not in table:
             table[column] = np.nan
-    print(f"# genomelearn training throughput, CPU vs GPU\n\nhost: {platform.machine()}, {os.cpu_count()} logical CPUs, "
-          f"CPU rows with {args.cpu_threads} torch threads; GPU: {gpu_name or 'none (not measured)'}; torch {torch.__version__}; "
-          f"{args.epochs} epochs each, best epoch shown; 1-min load average after the rows: "
-          f"{', '.join(f'{v:.1f}' for v in table.get('load_average_1min', pd.Series(dtype=float)).dropna())}.\n")
-    lines = ["| model | setup | batch | CPU items/s | GPU items/s | GPU / CPU | validation loss CPU / GPU |",
-             "|---|---|---|---|---|---|---|"]
+    print(
+        f"# genomelearn training throughput, CPU vs GPU\n\nhost: {platform.machine()}, {os.cpu_count()} logical CPUs, "
+        f"CPU rows with {args.cpu_threads} torch threads; GPU: {gpu_name or 'none (not measured)'}; torch {torch.__version__}; "
+        f"{args.epochs} epochs each, best epoch shown; 1-min load average after the rows: "
+        f"{', '.join(f'{v:.1f}' for v in table.get('load_average_1min', pd.Series(dtype=float)).dropna())}.\n"
+    )
+    lines = [
+        "| model | setup | batch | CPU items/s | GPU items/s | GPU / CPU | validation loss CPU / GPU |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for _, r in table.iterrows():
         cpu_rate, gpu_rate = r.get("cpu_rate"), r.get("gpu_rate")
         cpu_s = f"{cpu_rate:,.0f} {r['unit']}/s" if pd.notna(cpu_rate) else "not measured"
         gpu_s = f"{gpu_rate:,.0f} {r['unit']}/s" if pd.notna(gpu_rate) else "not measured: no GPU"
         ratio = f"{gpu_rate / cpu_rate:.1f}×" if pd.notna(gpu_rate) and pd.notna(cpu_rate) else "—"
         batch = f"{int(r['batch'])}" if pd.notna(r.get("batch")) else "—"
-        losses = " / ".join(f"{r[c]:.4f}" if pd.notna(r.get(c)) else "—" for c in ("cpu_final_val_loss", "gpu_final_val_loss"))
-        lines.append(f"| {r['model']} | {r['setup']} | {batch} | {cpu_s} | {gpu_s} | {ratio} | {losses} |")
+        losses = " / ".join(
+            f"{r[c]:.4f}" if pd.notna(r.get(c)) else "—"
+            for c in ("cpu_final_val_loss", "gpu_final_val_loss")
+        )
+        lines.append(
+            f"| {r['model']} | {r['setup']} | {batch} | {cpu_s} | {gpu_s} | {ratio} | {losses} |"
+        )
     print("\n".join(lines))
     if args.tsv:
         table.to_csv(args.tsv, sep="\t", index=False)

@@ -93,7 +93,9 @@ def course_one_hot(seqs: list[str]) -> np.ndarray:
     features = []
     for seq in seqs:
         integers = LabelEncoder().fit_transform(list(seq))
-        features.append(OneHotEncoder(sparse_output=False).fit_transform(np.asarray(integers).reshape(-1, 1)))
+        features.append(
+            OneHotEncoder(sparse_output=False).fit_transform(np.asarray(integers).reshape(-1, 1))
+        )
     return np.stack(features)
 
 
@@ -148,7 +150,9 @@ def seed_kmer_counts(tokens: np.ndarray, k: int) -> sp.csr_matrix:
     rows = np.repeat(np.arange(n, dtype=np.int64), width)
     cols = tokens.reshape(-1).astype(np.int64) - 1
     keep = (cols >= 0) & (cols < 4**k)
-    matrix = sp.csr_matrix((np.ones(int(keep.sum()), dtype=np.float32), (rows[keep], cols[keep])), shape=(n, 4**k))
+    matrix = sp.csr_matrix(
+        (np.ones(int(keep.sum()), dtype=np.float32), (rows[keep], cols[keep])), shape=(n, 4**k)
+    )
     matrix.sum_duplicates()
     return matrix
 
@@ -186,7 +190,9 @@ def numba_kmer_tokens():
 
 
 # --------------------------------------------------------------------------- data
-def synthetic_windows(n: int, length: int, rng: np.random.Generator, n_fraction: float = 0.0) -> list[str]:
+def synthetic_windows(
+    n: int, length: int, rng: np.random.Generator, n_fraction: float = 0.0
+) -> list[str]:
     """Random ACGT windows, half of the bases lowercase (soft-masked), optional N at ``n_fraction``."""
     alphabet = np.frombuffer(b"ACGTacgt", dtype=np.uint8)
     raw = alphabet[rng.integers(0, 8, (n, length))]
@@ -226,10 +232,18 @@ def encoder_rows(args) -> list[dict]:
             base_rate, base_cpu = n_base / base_best, n_base / base_cpu_s
             ratio, ratio_cpu = ours_rate / base_rate, ours_cpu / base_cpu
         if kind == "ratio":
-            met = "yes" if ratio >= target else ("no (yes on CPU time)" if ratio_cpu >= target else "no")
+            met = (
+                "yes"
+                if ratio >= target
+                else ("no (yes on CPU time)" if ratio_cpu >= target else "no")
+            )
             target_text = f"≥ {target:g}× baseline"
         elif kind == "rate":
-            met = "yes" if ours_rate >= target else ("no (yes on CPU time)" if ours_cpu >= target else "no")
+            met = (
+                "yes"
+                if ours_rate >= target
+                else ("no (yes on CPU time)" if ours_cpu >= target else "no")
+            )
             target_text = f"≥ {target:,.0f} windows/s"
         else:
             met, target_text = "—", "—"
@@ -243,7 +257,9 @@ def encoder_rows(args) -> list[dict]:
                 "baseline windows/s: wall / CPU-time": (
                     "—" if base_rate is None else f"{fmt_rate(base_rate)} / {fmt_rate(base_cpu)}"
                 ),
-                "ratio: wall (CPU-time)": "—" if ratio is None else f"{ratio:,.1f}× ({ratio_cpu:,.1f}×)",
+                "ratio: wall (CPU-time)": "—"
+                if ratio is None
+                else f"{ratio:,.1f}× ({ratio_cpu:,.1f}×)",
                 "target": target_text,
                 "met? (wall)": met,
             }
@@ -296,7 +312,9 @@ def encoder_rows(args) -> list[dict]:
     )
     compiled = numba_kmer_tokens()
     if compiled is not None:
-        check = compiled(codes_n[:1000], k_tok)  # compiles (excluded from timing) and checks exactness
+        check = compiled(
+            codes_n[:1000], k_tok
+        )  # compiles (excluded from timing) and checks exactness
         assert np.array_equal(check, encoding.kmer_tokens(codes_n[:1000], k_tok))
         add(
             f"k-mer tokens k={k_tok}",
@@ -323,7 +341,9 @@ def encoder_rows(args) -> list[dict]:
     add(
         f"k-mer counts k={k_count}",
         f"to_codes(list[str]) + kmer_tokens + kmer_counts (k={k_count})",
-        lambda: encoding.kmer_counts(encoding.kmer_tokens(encoding.to_codes(seqs), k_count), k_count),
+        lambda: encoding.kmer_counts(
+            encoding.kmer_tokens(encoding.to_codes(seqs), k_count), k_count
+        ),
         n,
         f"course bag-of-words (k-mer text + sklearn CountVectorizer; {sample:,} windows)",
         lambda: course_bag_of_words(small, k_count),
@@ -382,7 +402,9 @@ def training_rows(args) -> list[dict]:
             torch.manual_seed(args.seed)
             model = build_deep_model(name, block, args.length, args.token_k, 4**args.count_k)
             train_cfg = {**config.get("training", {}), **block.get("training", {})}
-            train_cfg.update(max_epochs=args.epochs, patience=args.epochs + 1, device=device, seed=args.seed)
+            train_cfg.update(
+                max_epochs=args.epochs, patience=args.epochs + 1, device=device, seed=args.seed
+            )
             result = fit(
                 model,
                 ArraySource([inputs[:n_train]], labels[:n_train]),
@@ -433,30 +455,54 @@ def markdown(rows: list[dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
-        "--windows", type=int, default=100_000, help="windows for our encoders and the numpy references"
+        "--windows",
+        type=int,
+        default=100_000,
+        help="windows for our encoders and the numpy references",
     )
-    parser.add_argument("--sample", type=int, default=1_000, help="windows for the (slow) course baselines")
+    parser.add_argument(
+        "--sample", type=int, default=1_000, help="windows for the (slow) course baselines"
+    )
     parser.add_argument(
         "--reference-windows",
         type=int,
         default=50_000,
         help="windows for the numpy/numba references (at most --windows)",
     )
-    parser.add_argument("--train-windows", type=int, default=1_024, help="training windows per model")
+    parser.add_argument(
+        "--train-windows", type=int, default=1_024, help="training windows per model"
+    )
     parser.add_argument("--epochs", type=int, default=2, help="training epochs per model")
     parser.add_argument(
-        "--repeats", type=int, default=5, help="timed repeats of ours per encoder row (best and median reported)"
+        "--repeats",
+        type=int,
+        default=5,
+        help="timed repeats of ours per encoder row (best and median reported)",
     )
-    parser.add_argument("--baseline-repeats", type=int, default=3, help="timed repeats per baseline (best reported)")
+    parser.add_argument(
+        "--baseline-repeats",
+        type=int,
+        default=3,
+        help="timed repeats per baseline (best reported)",
+    )
     parser.add_argument("--length", type=int, default=200, help="window length, bp")
-    parser.add_argument("--token-k", type=int, default=10, help="k of the k-mer tokens (config: token_k)")
-    parser.add_argument("--count-k", type=int, default=6, help="k of the k-mer counts (config: count_k)")
+    parser.add_argument(
+        "--token-k", type=int, default=10, help="k of the k-mer tokens (config: token_k)"
+    )
+    parser.add_argument(
+        "--count-k", type=int, default=6, help="k of the k-mer counts (config: count_k)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-training", action="store_true", help="skip the model training rows")
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke run, ~20 s)")
     args = parser.parse_args()
     if args.quick:
-        args.windows, args.sample, args.reference_windows, args.train_windows = 20_000, 200, 20_000, 512
+        args.windows, args.sample, args.reference_windows, args.train_windows = (
+            20_000,
+            200,
+            20_000,
+            512,
+        )
         args.repeats, args.baseline_repeats = 3, 2
 
     import torch
@@ -482,7 +528,9 @@ def main() -> None:
         "the k-mer texts. Ratios compare per-window rates measured on different batch sizes.\n"
     )
     if not args.no_training:
-        print("\n## Training throughput (genomelearn.training.fit, synthetic windows)\n", flush=True)
+        print(
+            "\n## Training throughput (genomelearn.training.fit, synthetic windows)\n", flush=True
+        )
         rows, note = training_rows(args)
         print(markdown(rows))
         print(f"\n{note}.")

@@ -18,13 +18,20 @@ def main(smk):
     reference = smk.input.reference if smk.input.reference else None
     index = smk.input.index if smk.input.index else None
     result = extract_to_parquet(
-        smk.input.bam, sample, smk.output.reads, reference=reference, index=index, settings=settings,
+        smk.input.bam,
+        sample,
+        smk.output.reads,
+        reference=reference,
+        index=index,
+        settings=settings,
         require_index=smk.params.require_index,
     )
     try:
         damage = damage_table(result.damage_counts)
         damage.to_csv(smk.output.damage, sep="\t", index=False, float_format="%.6g")
-        length_table(result.length_counts).to_csv(smk.output.lengths, sep="\t", index=False, float_format="%.6g")
+        length_table(result.length_counts).to_csv(
+            smk.output.lengths, sep="\t", index=False, float_format="%.6g"
+        )
         summary = {
             "sample": sample,
             "bam": str(smk.input.bam),
@@ -37,16 +44,25 @@ def main(smk):
         }
         # mapDamage 2.2.1's tables (its header names the -i/-r arguments: here the sheet's paths)
         write_mapdamage_tables(
-            os.path.dirname(smk.output.misincorporation), result, str(smk.input.bam),
+            os.path.dirname(smk.output.misincorporation),
+            result,
+            str(smk.input.bam),
             str(reference) if reference else "no reference FASTA (MD tags)",
-            length=settings.mapdamage_length, readplot=min(settings.damage_positions, settings.mapdamage_length),
+            length=settings.mapdamage_length,
+            readplot=min(settings.damage_positions, settings.mapdamage_length),
         )
         with open(smk.output.summary, "w") as fh:
             json.dump(summary, fh, indent=1)
     except Exception:
         os.remove(smk.output.reads)
         raise
-    log.info("%s: %d records, %d kept, filtered %s", sample, result.n_records, result.n_kept, result.filtered)
+    log.info(
+        "%s: %d records, %d kept, filtered %s",
+        sample,
+        result.n_records,
+        result.n_kept,
+        result.filtered,
+    )
 
 
 run_script(main, snakemake)  # noqa: F821

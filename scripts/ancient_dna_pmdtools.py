@@ -26,7 +26,9 @@ def main(smk):
     rows = []
     for name in smk.params.comparisons:
         reference = smk.input.get(f"{name}_reference")
-        table, result = extract_table(smk.input[f"{name}_input"], name, reference, settings=settings)
+        table, result = extract_table(
+            smk.input[f"{name}_input"], name, reference, settings=settings
+        )
         names = np.asarray(table.column("name").to_pylist(), dtype=object)
         pmd = pmd_scores_table(table, params)
         ours = pmd >= threshold
@@ -49,18 +51,23 @@ def main(smk):
             "cohen_kappa": float(kappa),
             "pmdtools_reads_also_ours": float(both.sum() / max(theirs.sum(), 1)),
             "ours_reads_also_pmdtools": float(both.sum() / max(ours.sum(), 1)),
-            "median_pmd_of_pmdtools_kept": float(np.median(pmd[theirs])) if theirs.any() else float("nan"),
+            "median_pmd_of_pmdtools_kept": float(np.median(pmd[theirs]))
+            if theirs.any()
+            else float("nan"),
         }
         authentic = smk.input.get(f"{name}_authentic")
         if authentic:
             ours_cls = set(_names(authentic))
             theirs_set = set(theirs_list)
-            row.update({
-                "classifier_kept": len(ours_cls),
-                "classifier_and_pmdtools": len(ours_cls & theirs_set),
-                "classifier_jaccard_pmdtools": len(ours_cls & theirs_set) / max(len(ours_cls | theirs_set), 1),
-                "classifier_and_our_pmd": len(ours_cls & set(names[ours])),
-            })
+            row.update(
+                {
+                    "classifier_kept": len(ours_cls),
+                    "classifier_and_pmdtools": len(ours_cls & theirs_set),
+                    "classifier_jaccard_pmdtools": len(ours_cls & theirs_set)
+                    / max(len(ours_cls | theirs_set), 1),
+                    "classifier_and_our_pmd": len(ours_cls & set(names[ours])),
+                }
+            )
         rows.append(row)
         log.info("%s", row)
     pd.DataFrame(rows).to_csv(smk.output.table, sep="\t", index=False, float_format="%.4f")

@@ -13,7 +13,13 @@ def main(smk):
     bulk = read_bulk_counts(smk.input.bulk)
     signature = read_signature(smk.input.signature)
     lib = bulk.sum(axis=0)
-    log.info("bulk %s: %d genes x %d samples; library sizes %.4g to %.4g", smk.input.bulk, *bulk.shape, lib.min(), lib.max())
+    log.info(
+        "bulk %s: %d genes x %d samples; library sizes %.4g to %.4g",
+        smk.input.bulk,
+        *bulk.shape,
+        lib.min(),
+        lib.max(),
+    )
     result, table = proportions_with_intervals(
         bulk,
         signature,
@@ -34,12 +40,25 @@ def main(smk):
         )
     undefined = result.proportions.index[result.proportions.isna().any(axis=1)]
     if len(undefined):
-        log.warning("%d sample(s) have a constant profile over the signature genes; proportions NaN: %s", len(undefined), ", ".join(undefined))
-    log.info("method %s, normalisation %s, %d shared genes, %d bootstrap replicates", cfg["method"], cfg["normalization"], len(result.shared_genes), cfg["n_bootstrap"])
+        log.warning(
+            "%d sample(s) have a constant profile over the signature genes; proportions NaN: %s",
+            len(undefined),
+            ", ".join(undefined),
+        )
+    log.info(
+        "method %s, normalisation %s, %d shared genes, %d bootstrap replicates",
+        cfg["method"],
+        cfg["normalization"],
+        len(result.shared_genes),
+        cfg["n_bootstrap"],
+    )
     genes = pd.DataFrame(
         {
             "gene": list(signature.index),
-            "status": ["used" if g in set(result.shared_genes) else "dropped_not_in_bulk" for g in signature.index],
+            "status": [
+                "used" if g in set(result.shared_genes) else "dropped_not_in_bulk"
+                for g in signature.index
+            ],
         }
     )
     write_tsv(table, smk.output.proportions)

@@ -33,8 +33,15 @@ def main(smk):
         source=str(smk.input.source),
     )
     counts = split.groupby(["cell_type", "part"]).size().unstack(fill_value=0)
-    log.info("split of %s by %s (cells):\n%s", smk.input.source, ref["cluster_key"], counts.to_string())
-    log.info("%d pseudo-bulk samples of %d cells each over %d genes", bulk.shape[1], mix["cells_per_sample"], bulk.shape[0])
+    log.info(
+        "split of %s by %s (cells):\n%s", smk.input.source, ref["cluster_key"], counts.to_string()
+    )
+    log.info(
+        "%d pseudo-bulk samples of %d cells each over %d genes",
+        bulk.shape[1],
+        mix["cells_per_sample"],
+        bulk.shape[0],
+    )
     reference.write_h5ad(smk.output.reference)
     write_tsv(bulk.rename_axis("gene"), smk.output.bulk, index=True)
     write_tsv(truth.rename_axis("sample"), smk.output.truth, index=True)

@@ -18,8 +18,15 @@ def main(smk):
     cfg = smk.params.cfg
     if smk.input.get("signature"):
         signature = read_signature(smk.input.signature)
-        markers = pd.DataFrame({"cluster": "given", "gene": signature.index, "source": smk.input.signature})
-        log.info("signature %s: %d genes x %d cell types (%s)", smk.input.signature, *signature.shape, ", ".join(signature.columns))
+        markers = pd.DataFrame(
+            {"cluster": "given", "gene": signature.index, "source": smk.input.signature}
+        )
+        log.info(
+            "signature %s: %d genes x %d cell types (%s)",
+            smk.input.signature,
+            *signature.shape,
+            ", ".join(signature.columns),
+        )
     else:
         path = smk.input.reference
         try:
@@ -30,7 +37,9 @@ def main(smk):
         key = ref["cluster_key"]
         if smk.input.get("markers"):
             given = read_markers(smk.input.markers)
-            markers = pd.DataFrame([(c, g) for c, genes in given.items() for g in genes], columns=["cluster", "gene"])
+            markers = pd.DataFrame(
+                [(c, g) for c, genes in given.items() for g in genes], columns=["cluster", "gene"]
+            )
             markers["source"] = smk.input.markers
         else:
             markers = find_markers(

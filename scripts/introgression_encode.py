@@ -16,7 +16,9 @@ def main(smk):
     np.save(smk.output.one_hot, one_hot(codes))
     np.save(smk.output.tokens, kmer_tokens(codes, k_tok))
     sp.save_npz(smk.output.counts, kmer_counts(kmer_tokens(codes, k_count), k_count))
-    log.info("encoded %d windows of %d bp (tokens k=%d, counts k=%d)", *codes.shape, k_tok, k_count)
+    log.info(
+        "encoded %d windows of %d bp (tokens k=%d, counts k=%d)", *codes.shape, k_tok, k_count
+    )
 
 
 run_script(main, snakemake)  # noqa: F821

@@ -13,7 +13,11 @@ import torch  # noqa: E402
 from sklearn.decomposition import PCA  # noqa: E402
 
 from genomelearn.encoding import kmer_counts, kmer_strings, kmer_tokens, kmer_vocab_size, to_codes  # noqa: E402
-from genomelearn.interpret import aggregate_by_token, position_permutation_importance, token_attributions  # noqa: E402
+from genomelearn.interpret import (
+    aggregate_by_token,
+    position_permutation_importance,
+    token_attributions,
+)  # noqa: E402
 from genomelearn.introgression.io import read_split  # noqa: E402
 from genomelearn.models.sequence import KmerBiLSTM  # noqa: E402
 from genomelearn.training import ArraySource, predict  # noqa: E402
@@ -40,16 +44,29 @@ def main(smk):
     model.load_state_dict(saved["state_dict"])
 
     def predict_fn(tok):
-        return predict(model, ArraySource([tok.astype(np.int64)]), batch_size=1024, device="cpu")[:, 1]
+        return predict(model, ArraySource([tok.astype(np.int64)]), batch_size=1024, device="cpu")[
+            :, 1
+        ]
 
     # 1. position-permutation importance (the course's method)
     positions = pd.DataFrame(
-        position_permutation_importance(predict_fn, tokens[test], labels[test], p["permutation_position_bin"], smk.params.seed)
+        position_permutation_importance(
+            predict_fn, tokens[test], labels[test], p["permutation_position_bin"], smk.params.seed
+        )
     )
     positions.to_csv(smk.output.positions, sep="\t", index=False, float_format="%.5f")
     fig, ax = plt.subplots(figsize=(8, 3))
-    ax.bar(positions["position_start"], positions["auroc_drop"], width=p["permutation_position_bin"], align="edge")
-    ax.set(xlabel="k-mer token position in window", ylabel="AUROC drop when permuted", title="BiLSTM position-permutation importance (test windows of CV fold 0)")
+    ax.bar(
+        positions["position_start"],
+        positions["auroc_drop"],
+        width=p["permutation_position_bin"],
+        align="edge",
+    )
+    ax.set(
+        xlabel="k-mer token position in window",
+        ylabel="AUROC drop when permuted",
+        title="BiLSTM position-permutation importance (test windows of CV fold 0)",
+    )
     fig.tight_layout()
     fig.savefig(os.path.join(smk.output.figures, "position_importance.png"), dpi=120)
     plt.close(fig)
@@ -61,9 +78,23 @@ def main(smk):
     ids, mean_attr, count = ids[valid], mean_attr[valid], count[valid]
     top = p["top_kmers"]
     rows = []
-    for direction, order in (("introgressed", np.argsort(-mean_attr)[:top]), ("desert", np.argsort(mean_attr)[:top])):
-        for kmer, value, n in zip(kmer_strings(ids[order] - 1, k_tok), mean_attr[order], count[order]):
-            rows.append({"method": "bilstm_attribution", "kmer": kmer, "k": k_tok, "score": value, "direction": direction, "n_occurrences": int(n)})
+    for direction, order in (
+        ("introgressed", np.argsort(-mean_attr)[:top]),
+        ("desert", np.argsort(mean_attr)[:top]),
+    ):
+        for kmer, value, n in zip(
+            kmer_strings(ids[order] - 1, k_tok), mean_attr[order], count[order]
+        ):
+            rows.append(
+                {
+                    "method": "bilstm_attribution",
+                    "kmer": kmer,
+                    "k": k_tok,
+                    "score": value,
+                    "direction": direction,
+                    "n_occurrences": int(n),
+                }
+            )
     forest = joblib.load(own_result(smk.input.forest))  # a pickle: only this run's own results/
     importance = forest.feature_importances_
     train = split == "train"
@@ -98,12 +129,18 @@ def main(smk):
         import umap
 
         coords["UMAP"] = umap.UMAP(random_state=smk.params.seed, n_jobs=1).fit_transform(vectors)
-    except ImportError:  # umap-learn is a declared dependency; keep the PCA figure if it is missing
+    except (
+        ImportError
+    ):  # umap-learn is a declared dependency; keep the PCA figure if it is missing
         log.warning("umap-learn not installed: skipping the UMAP of k-mer embeddings")
     fig, axes = plt.subplots(1, len(coords), figsize=(5 * len(coords), 4.2))
     for ax, (name, xy) in zip(np.atleast_1d(axes), coords.items()):
         sc = ax.scatter(xy[:, 0], xy[:, 1], c=gc, s=4, cmap="viridis")
-        ax.set(title=f"{name} of {len(chosen)} learned {k_tok}-mer embeddings", xlabel=f"{name} 1", ylabel=f"{name} 2")
+        ax.set(
+            title=f"{name} of {len(chosen)} learned {k_tok}-mer embeddings",
+            xlabel=f"{name} 1",
+            ylabel=f"{name} 2",
+        )
     fig.colorbar(sc, ax=axes, label="k-mer GC fraction")
     fig.savefig(os.path.join(smk.output.figures, "kmer_embeddings.png"), dpi=120)
     plt.close(fig)

@@ -27,11 +27,15 @@ def main(smk):
             "test_blocks_shared_with_train": int(
                 len(set(windows.loc[test, "block"]) & set(windows.loc[train, "block"]))
             ),
-            f"share_test_within_{p['distance_bp']}bp_of_train": float(np.mean(distance < p["distance_bp"])),
+            f"share_test_within_{p['distance_bp']}bp_of_train": float(
+                np.mean(distance < p["distance_bp"])
+            ),
             "median_test_distance_to_train_bp": float(np.median(distance)),
         }
         for k in p["shared_kmer_lengths"]:
-            row[f"share_test_sharing_{k}mer_with_train"] = float(np.mean(shared_kmer_fraction(codes[test], codes[train], k)))
+            row[f"share_test_sharing_{k}mer_with_train"] = float(
+                np.mean(shared_kmer_fraction(codes[test], codes[train], k))
+            )
         rows.append(row)
         log.info("%s", row)
     pd.DataFrame(rows).to_csv(smk.output.leakage, sep="\t", index=False)

@@ -106,7 +106,9 @@ def one_hot(codes: np.ndarray) -> np.ndarray:
     out32 = out.reshape(-1).view(np.uint32)
     block = min(flat.size, _ONE_HOT_BLOCK)
     shift = np.empty(block, dtype=np.uint8)
-    fours = np.full(block, N_CODE, dtype=np.uint8)  # np.minimum is SIMD with two arrays, not with a scalar
+    fours = np.full(
+        block, N_CODE, dtype=np.uint8
+    )  # np.minimum is SIMD with two arrays, not with a scalar
     for start in range(0, flat.size, block):
         stop = min(flat.size, start + block)
         sh = shift[: stop - start]
@@ -218,13 +220,22 @@ def kmer_tokens(codes: np.ndarray, k: int) -> np.ndarray:
                 a *= np.int32(4**span)
                 np.add(a, value[span][offset : offset + m], out=a)
             a *= np.int32(4**last_span)
-            np.add(value[last_span][last_offset : last_offset + m], 1, out=suffix[:m], dtype=suffix.dtype)
-            np.add(a, suffix[:m], out=a)  # prefix * 4**s + (suffix + 1): the token, no carry past 2k bits
+            np.add(
+                value[last_span][last_offset : last_offset + m],
+                1,
+                out=suffix[:m],
+                dtype=suffix.dtype,
+            )
+            np.add(
+                a, suffix[:m], out=a
+            )  # prefix * 4**s + (suffix + 1): the token, no carry past 2k bits
         if has_n:
             flagged = flag[top][:m]
             if len(pieces) > 1:
                 flagged = any_flag[:m]
-                np.bitwise_or(flag[top][:m], flag[pieces[1][1]][pieces[1][0] : pieces[1][0] + m], out=flagged)
+                np.bitwise_or(
+                    flag[top][:m], flag[pieces[1][1]][pieces[1][0] : pieces[1][0] + m], out=flagged
+                )
                 for offset, span in pieces[2:]:
                     np.bitwise_or(flagged, flag[span][offset : offset + m], out=flagged)
             # every valid token is < 4**k + 1, so max(token, flag * (4**k + 1)) sets the flagged ones
@@ -281,7 +292,9 @@ def kmer_counts(tokens: np.ndarray, k: int) -> sp.csr_matrix:
         filled += total
     indptr = np.zeros(n + 1, dtype=index_dtype)
     np.cumsum(row_nnz, out=indptr[1:])
-    matrix = sp.csr_matrix((np.ones(filled, dtype=np.float32), indices[:filled], indptr), shape=(n, n_cols))
+    matrix = sp.csr_matrix(
+        (np.ones(filled, dtype=np.float32), indices[:filled], indptr), shape=(n, n_cols)
+    )
     matrix.has_sorted_indices = True  # rows were sorted above: sum_duplicates skips its own sort
     matrix.sum_duplicates()
     return matrix

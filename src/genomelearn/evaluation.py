@@ -32,13 +32,17 @@ def binary_metrics(y_true, score, threshold: float = 0.5) -> dict:
     return {
         "n": int(len(y_true)),
         "accuracy": float(skm.accuracy_score(y_true, pred)) if len(y_true) else float("nan"),
-        "balanced_accuracy": float(skm.balanced_accuracy_score(y_true, pred)) if both else float("nan"),
+        "balanced_accuracy": float(skm.balanced_accuracy_score(y_true, pred))
+        if both
+        else float("nan"),
         "auroc": float(skm.roc_auc_score(y_true, score)) if both else float("nan"),
         "auprc": float(skm.average_precision_score(y_true, score)) if both else float("nan"),
     }
 
 
-def plot_roc_pr(named_scores: Mapping[str, tuple], path: str | os.PathLike, title: str = "") -> None:
+def plot_roc_pr(
+    named_scores: Mapping[str, tuple], path: str | os.PathLike, title: str = ""
+) -> None:
     """ROC (left) and precision-recall (right) curves of several classifiers in one PNG.
 
     Args:
@@ -67,9 +71,13 @@ def plot_roc_pr(named_scores: Mapping[str, tuple], path: str | os.PathLike, titl
     plt.close(fig)
 
 
-def plot_confusion(y_true, y_pred, labels: Sequence[str], path: str | os.PathLike, title: str = "") -> None:
+def plot_confusion(
+    y_true, y_pred, labels: Sequence[str], path: str | os.PathLike, title: str = ""
+) -> None:
     """Confusion matrix (counts, rows = truth) as a PNG; ``labels`` name classes 0..K-1."""
-    cm = skm.confusion_matrix(np.asarray(y_true), np.asarray(y_pred), labels=list(range(len(labels))))
+    cm = skm.confusion_matrix(
+        np.asarray(y_true), np.asarray(y_pred), labels=list(range(len(labels)))
+    )
     fig, ax = plt.subplots(figsize=(3.8, 3.4))
     ax.imshow(cm, cmap="Blues")
     for i in range(cm.shape[0]):
@@ -103,14 +111,18 @@ def bootstrap_block_counts(n_blocks: int, n_replicates: int, seed: int) -> np.nd
     Each replicate draws ``n_blocks`` blocks with replacement (multinomial, equal probabilities).
     """
     rng = np.random.default_rng(seed)
-    return rng.multinomial(n_blocks, np.full(n_blocks, 1.0 / n_blocks), size=n_replicates).astype(np.float64)
+    return rng.multinomial(n_blocks, np.full(n_blocks, 1.0 / n_blocks), size=n_replicates).astype(
+        np.float64
+    )
 
 
 def _group_sums(block_idx, group_idx, values, n_blocks, n_groups):
     """Sparse (n_blocks, n_groups) sums of ``values`` per (block, group)."""
     import scipy.sparse as sp
 
-    return sp.csr_matrix((np.asarray(values, dtype=np.float64), (block_idx, group_idx)), shape=(n_blocks, n_groups))
+    return sp.csr_matrix(
+        (np.asarray(values, dtype=np.float64), (block_idx, group_idx)), shape=(n_blocks, n_groups)
+    )
 
 
 def _tie_groups(score: np.ndarray) -> tuple[np.ndarray, int]:
@@ -180,7 +192,9 @@ def weighted_balanced_accuracy(y, call, block_idx, counts) -> np.ndarray:
     """
     y, call = np.asarray(y) > 0, np.asarray(call) > 0
     nb = counts.shape[1]
-    per_block = np.stack([np.bincount(block_idx, weights=w, minlength=nb) for w in (y, ~y, y & call, ~y & ~call)])
+    per_block = np.stack(
+        [np.bincount(block_idx, weights=w, minlength=nb) for w in (y, ~y, y & call, ~y & ~call)]
+    )
     p, n, tp, tn = (counts @ per_block.T).T
     with np.errstate(invalid="ignore", divide="ignore"):
         ba = 0.5 * (tp / p + tn / n)
@@ -192,7 +206,9 @@ def _weighted_midranks(values, block_idx, counts, chunk: slice) -> np.ndarray:
     """Mid-ranks of each window's value in each replicate of ``chunk`` (ties share the mean rank)."""
     group, n_groups = _tie_groups(values)
     nb = counts.shape[1]
-    weight = (_group_sums(block_idx, group, np.ones(len(group)), nb, n_groups).T @ counts[chunk].T).T
+    weight = (
+        _group_sums(block_idx, group, np.ones(len(group)), nb, n_groups).T @ counts[chunk].T
+    ).T
     mid = np.cumsum(weight, axis=1) - weight + (weight + 1) / 2
     return mid[:, group]
 
@@ -213,7 +229,9 @@ def weighted_spearman(x, score, block_idx, counts, chunk_size: int = 100) -> np.
         mean = (total + 1) / 2
         dx, dy = rx - mean, ry - mean
         with np.errstate(invalid="ignore", divide="ignore"):
-            out[chunk] = (w * dx * dy).sum(axis=1) / np.sqrt((w * dx * dx).sum(axis=1) * (w * dy * dy).sum(axis=1))
+            out[chunk] = (w * dx * dy).sum(axis=1) / np.sqrt(
+                (w * dx * dx).sum(axis=1) * (w * dy * dy).sum(axis=1)
+            )
     return out
 
 

@@ -42,11 +42,15 @@ def position_permutation_importance(
         permuted = tokens.copy()
         permuted[:, start:stop] = tokens[rng.permutation(len(tokens)), start:stop]
         auc = roc_auc_score(labels, predict_fn(permuted))
-        rows.append({"position_start": start, "position_end": stop, "auroc": auc, "auroc_drop": base - auc})
+        rows.append(
+            {"position_start": start, "position_end": stop, "auroc": auc, "auroc_drop": base - auc}
+        )
     return rows
 
 
-def token_attributions(model, tokens: np.ndarray, reference_token: int, batch_size: int = 512) -> np.ndarray:
+def token_attributions(
+    model, tokens: np.ndarray, reference_token: int, batch_size: int = 512
+) -> np.ndarray:
     """First-order occlusion estimate for every token of a KmerBiLSTM-like model.
 
     attribution[i, j] = ∂(logit₁ − logit₀)/∂e_ij · (e_ij − e_ref): the change in the
@@ -76,7 +80,9 @@ def token_attributions(model, tokens: np.ndarray, reference_token: int, batch_si
     return out
 
 
-def aggregate_by_token(tokens: np.ndarray, values: np.ndarray, min_count: int = 5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def aggregate_by_token(
+    tokens: np.ndarray, values: np.ndarray, min_count: int = 5
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean of ``values`` per distinct token (tokens seen at least ``min_count`` times).
 
     Returns:

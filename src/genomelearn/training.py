@@ -142,7 +142,10 @@ class ArraySource:
         if len(lengths) != 1:
             raise ValueError(f"inputs and targets differ in number of rows: {sorted(lengths)}")
         self._n = lengths.pop()
-        self.arrays = [a.tocsr() if hasattr(a, "tocsr") and not isinstance(a, np.ndarray) else a for a in self.arrays]
+        self.arrays = [
+            a.tocsr() if hasattr(a, "tocsr") and not isinstance(a, np.ndarray) else a
+            for a in self.arrays
+        ]
 
     def __len__(self) -> int:
         return self._n
@@ -206,7 +209,9 @@ def choose_device(preference: str = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(preference)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"training.device is {preference!r} but CUDA is not available on this machine")
+        raise ValueError(
+            f"training.device is {preference!r} but CUDA is not available on this machine"
+        )
     return device
 
 
@@ -287,7 +292,9 @@ def _load_checkpoint(ckpt_path: Path, fingerprint: str, device: torch.device, lo
         except Exception as exc:  # noqa: BLE001 - truncated file, foreign pickle, unsupported global
             reason = f"unreadable with weights_only=True ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
         else:
-            embedded = saved.get("state", {}).get("fingerprint", "") if isinstance(saved, dict) else ""
+            embedded = (
+                saved.get("state", {}).get("fingerprint", "") if isinstance(saved, dict) else ""
+            )
             if embedded != fingerprint:
                 reason = "its embedded fingerprint differs from its sidecar"
                 saved = None
@@ -338,7 +345,9 @@ class _Optimizers:
         dense = [p for p in model.parameters() if id(p) not in sparse_ids and p.requires_grad]
         self.optimizers = []
         if dense:
-            self.optimizers.append(torch.optim.AdamW(dense, lr=config.learning_rate, weight_decay=config.weight_decay))
+            self.optimizers.append(
+                torch.optim.AdamW(dense, lr=config.learning_rate, weight_decay=config.weight_decay)
+            )
         if sparse:
             self.optimizers.append(torch.optim.SparseAdam(sparse, lr=config.learning_rate))
 
@@ -410,7 +419,9 @@ def fit(
     config = config or TrainConfig()
     log = log or (lambda message: None)
     if len(train_source) == 0 or len(val_source) == 0:
-        raise ValueError(f"empty training ({len(train_source)}) or validation ({len(val_source)}) set")
+        raise ValueError(
+            f"empty training ({len(train_source)}) or validation ({len(val_source)}) set"
+        )
     device = choose_device(config.device)
     model.to(device)
     use_amp = device.type == "cuda" and config.mixed_precision
@@ -439,7 +450,9 @@ def fit(
     resumed_from = None
     saved = None
     if ckpt_path is not None and not fingerprint:
-        log(f"no run fingerprint given: any checkpoint in {ckpt_path.parent} is ignored (training from scratch)")
+        log(
+            f"no run fingerprint given: any checkpoint in {ckpt_path.parent} is ignored (training from scratch)"
+        )
         _remove_checkpoint(ckpt_path)
     elif ckpt_path is not None:
         saved = _load_checkpoint(ckpt_path, fingerprint, device, log)
@@ -455,7 +468,9 @@ def fit(
     def save_checkpoint():
         if ckpt_path is not None:
             _save_checkpoint(
-                {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "state": state}, ckpt_path, fingerprint
+                {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "state": state},
+                ckpt_path,
+                fingerprint,
             )
 
     n = len(train_source)
@@ -482,14 +497,18 @@ def fit(
                 if flag.received is not None:
                     state["epoch_seconds"] += time.perf_counter() - start_time
                     save_checkpoint()
-                    log(f"signal {flag.received} received: checkpoint written at epoch {epoch} batch {b + 1}")
+                    log(
+                        f"signal {flag.received} received: checkpoint written at epoch {epoch} batch {b + 1}"
+                    )
                     raise TrainingInterrupted(
                         f"training interrupted by signal {flag.received} at epoch {epoch}, batch {b + 1}/{n_batches}; "
                         + f"checkpoint {ckpt_path} written, rerun to resume"
                     )
             seconds = state["epoch_seconds"] + time.perf_counter() - start_time
             train_loss = state["running_loss"] / max(state["running_items"], 1)
-            val_loss = _evaluate_loss(model, val_source, loss_fn, max(config.batch_size, 256), device, autocast)
+            val_loss = _evaluate_loss(
+                model, val_source, loss_fn, max(config.batch_size, 256), device, autocast
+            )
             state["history"].append(
                 {
                     "epoch": epoch,
@@ -499,18 +518,24 @@ def fit(
                     "items_per_second": n / seconds if seconds > 0 else float("nan"),
                 }
             )
-            log(f"epoch {epoch}: train_loss {train_loss:.4f} val_loss {val_loss:.4f} ({n / seconds:.0f} items/s)")
+            log(
+                f"epoch {epoch}: train_loss {train_loss:.4f} val_loss {val_loss:.4f} ({n / seconds:.0f} items/s)"
+            )
             if val_loss < state["best_val"] - config.min_delta:
                 state["best_val"] = val_loss
                 state["best_epoch"] = epoch
-                state["best_state"] = {k: v.detach().to("cpu").clone() for k, v in model.state_dict().items()}
+                state["best_state"] = {
+                    k: v.detach().to("cpu").clone() for k, v in model.state_dict().items()
+                }
                 state["bad_epochs"] = 0
             else:
                 state["bad_epochs"] += 1
                 if state["bad_epochs"] >= config.patience:
                     log(f"early stopping after epoch {epoch} (best epoch {state['best_epoch']})")
                     state["done"] = True
-            state.update(epoch=epoch, batch=0, running_loss=0.0, running_items=0, epoch_seconds=0.0)
+            state.update(
+                epoch=epoch, batch=0, running_loss=0.0, running_items=0, epoch_seconds=0.0
+            )
             save_checkpoint()
             if flag.received is not None:
                 raise TrainingInterrupted(
@@ -519,7 +544,10 @@ def fit(
     if state["best_state"] is not None:
         model.load_state_dict(state["best_state"])
     return FitResult(
-        history=pd.DataFrame(state["history"], columns=["epoch", "train_loss", "val_loss", "seconds", "items_per_second"]),
+        history=pd.DataFrame(
+            state["history"],
+            columns=["epoch", "train_loss", "val_loss", "seconds", "items_per_second"],
+        ),
         best_epoch=state["best_epoch"],
         resumed_from_epoch=resumed_from,
         device=str(device),

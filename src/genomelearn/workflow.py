@@ -69,7 +69,10 @@ def run_script(main: Callable, snakemake) -> None:
         main(snakemake)
     except Exception as exc:  # noqa: BLE001 - report every failure the same way
         logger.error("%s: %s\n%s", type(exc).__name__, exc, traceback.format_exc())
-        print(f"genomelearn error in rule {snakemake.rule}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(
+            f"genomelearn error in rule {snakemake.rule}: {type(exc).__name__}: {exc}",
+            file=sys.stderr,
+        )
         for handler in logger.handlers:
             handler.flush()
         sys.exit(getattr(exc, "exit_code", 1))

@@ -40,8 +40,17 @@ def snakemake_cmd(workdir: Path, *args: str, targets: tuple[str, ...] = ()) -> l
     cluster_tiny.yaml *args`` (targets first: options such as --configfile, --forcerun or
     --set-threads take several values and would swallow them)."""
     return [
-        sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "--directory", str(workdir), *targets,
-        "--configfile", str(CONFIG), *args,
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(SNAKEFILE),
+        "--directory",
+        str(workdir),
+        *targets,
+        "--configfile",
+        str(CONFIG),
+        *args,
     ]
 
 
@@ -52,12 +61,13 @@ def clean_env(env: dict | None = None) -> dict:
     return {**base, **(env or {})}
 
 
-
 def start(cmd: list[str], log_path: Path, env: dict | None = None) -> subprocess.Popen:
     """Start ``cmd`` in the background (environment: :func:`clean_env`), output to ``log_path``."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     fh = open(log_path, "w")
-    return subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=clean_env(env), text=True)
+    return subprocess.Popen(
+        cmd, stdout=fh, stderr=subprocess.STDOUT, env=clean_env(env), text=True
+    )
 
 
 def run(cmd: list[str], log_path: Path, env: dict | None = None, timeout: float = 300) -> int:
@@ -67,7 +77,7 @@ def run(cmd: list[str], log_path: Path, env: dict | None = None, timeout: float 
         return proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         stop_tree(proc.pid)
-        raise AssertionError(f"timed out after {timeout} s: {' '.join(cmd)}\n{tail(log_path)}")
+        raise AssertionError(f"timed out after {timeout} s: {' '.join(cmd)}\n{tail(log_path)}") from None
 
 
 def tail(path: Path, n: int = 4000) -> str:
@@ -78,7 +88,14 @@ def tail(path: Path, n: int = 4000) -> str:
         return ""
 
 
-def wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen | None = None, log: Path | None = None, interval: float = 0.1):
+def wait_for(
+    predicate,
+    timeout: float,
+    what: str,
+    proc: subprocess.Popen | None = None,
+    log: Path | None = None,
+    interval: float = 0.1,
+):
     """Poll ``predicate()`` until it is truthy; fail after ``timeout`` s or when ``proc`` ended first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -86,9 +103,13 @@ def wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen | None
         if value:
             return value
         if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"snakemake ended (exit {proc.returncode}) before {what}\n{tail(log) if log else ''}")
+            raise AssertionError(
+                f"snakemake ended (exit {proc.returncode}) before {what}\n{tail(log) if log else ''}"
+            )
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}\n{tail(log) if log else ''}")
+    raise AssertionError(
+        f"timed out after {timeout} s waiting for {what}\n{tail(log) if log else ''}"
+    )
 
 
 def log_contains(path: Path, text: str) -> bool:
@@ -106,7 +127,10 @@ def mtime_ns(path: Path) -> int:
 def epoch_checkpointed(workdir: Path, epoch: int, previous_mtime: int) -> bool:
     """True once the training log reports ``epoch`` and the checkpoint written right after that
     epoch is on disk (newer than ``previous_mtime``): a signal sent now lands in the next epoch."""
-    return log_contains(Path(workdir) / TRAIN_LOG, f"epoch {epoch}: train_loss") and mtime_ns(Path(workdir) / CHECKPOINT) > previous_mtime
+    return (
+        log_contains(Path(workdir) / TRAIN_LOG, f"epoch {epoch}: train_loss")
+        and mtime_ns(Path(workdir) / CHECKPOINT) > previous_mtime
+    )
 
 
 def training_pids(root_pid: int) -> list[int]:
@@ -221,7 +245,9 @@ def require_slurm() -> None:
 
 def scontrol_job(job_id: str) -> dict[str, str]:
     """``scontrol show job -o <id>`` as a key -> value mapping (values up to the next key)."""
-    out = subprocess.run(["scontrol", "show", "job", "-o", str(job_id)], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["scontrol", "show", "job", "-o", str(job_id)], capture_output=True, text=True, check=True
+    ).stdout
     fields: dict[str, str] = {}
     for token in out.split():
         if "=" in token:
@@ -235,7 +261,10 @@ def slurm_jobs(workdir: Path) -> pd.DataFrame:
     ``workdir``, with scontrol's record of it: job_id, rule (from the plugin's comment
     ``rule_<rule>_wildcards_<wildcards>``), state, partition, gpu request, time limit, memory, CPUs."""
     out = subprocess.run(
-        ["squeue", "--states=all", "--noheader", "--format=%i|%Z"], capture_output=True, text=True, check=True
+        ["squeue", "--states=all", "--noheader", "--format=%i|%Z"],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     rows = []
     for line in out.splitlines():
@@ -243,7 +272,11 @@ def slurm_jobs(workdir: Path) -> pd.DataFrame:
         if job_dir and Path(job_dir).resolve() == Path(workdir).resolve():
             info = scontrol_job(job_id)
             comment = info.get("Comment", "")
-            rule = comment[len("rule_") :].split("_wildcards_")[0] if comment.startswith("rule_") else ""
+            rule = (
+                comment[len("rule_") :].split("_wildcards_")[0]
+                if comment.startswith("rule_")
+                else ""
+            )
             rows.append(
                 {
                     "job_id": int(job_id),
@@ -260,10 +293,23 @@ def slurm_jobs(workdir: Path) -> pd.DataFrame:
                     "stdout": info.get("StdOut"),
                 }
             )
-    return pd.DataFrame(rows, columns=[
-        "job_id", "rule", "state", "exit_code", "partition", "tres_per_job", "tres_per_node",
-        "time_limit", "min_memory", "num_cpus", "comment", "stdout",
-    ]).sort_values("job_id", ignore_index=True)
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "job_id",
+            "rule",
+            "state",
+            "exit_code",
+            "partition",
+            "tres_per_job",
+            "tres_per_node",
+            "time_limit",
+            "min_memory",
+            "num_cpus",
+            "comment",
+            "stdout",
+        ],
+    ).sort_values("job_id", ignore_index=True)
 
 
 def running_job_id(workdir: Path, rule: str, comment_contains: str = "") -> str | None:
@@ -286,7 +332,9 @@ def cancel_jobs(workdir: Path) -> None:
         jobs = slurm_jobs(workdir)
     except (OSError, subprocess.CalledProcessError):
         return
-    active = jobs[jobs["state"].isin(["PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "REQUEUED"])]
+    active = jobs[
+        jobs["state"].isin(["PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "REQUEUED"])
+    ]
     for job_id in active["job_id"]:
         subprocess.run(["scancel", str(job_id)], capture_output=True)
 
@@ -321,5 +369,7 @@ def copy_inputs(workdir: Path, dest: Path) -> None:
         shutil.copy2(src / name, out / name)
     shutil.copytree(src / "encoded", out / "encoded", copy_function=shutil.copy2)
     (out / matching).mkdir(exist_ok=True)
-    shutil.copytree(src / matching / "splits", out / matching / "splits", copy_function=shutil.copy2)
+    shutil.copytree(
+        src / matching / "splits", out / matching / "splits", copy_function=shutil.copy2
+    )
     shutil.copy2(src / matching / "folds.tsv", out / matching / "folds.tsv")

@@ -21,11 +21,13 @@ from genomelearn.models.read_cnn import ReadCNN
 
 
 def _table(seqs, refs, lengths=None):
-    return pa.table({
-        "sequence": pa.array(seqs),
-        "reference": pa.array(refs),
-        "length": pa.array(lengths or [len(s) for s in seqs], type=pa.int32()),
-    })
+    return pa.table(
+        {
+            "sequence": pa.array(seqs),
+            "reference": pa.array(refs),
+            "length": pa.array(lengths or [len(s) for s in seqs], type=pa.int32()),
+        }
+    )
 
 
 def test_encoding_codes_and_long_reads():
@@ -92,9 +94,18 @@ def test_damage_cnn_learns_terminal_damage_quickly():
     val = ReadSource(arr.take(np.arange(400, 600)), "damage_cnn", y[400:], 3.7, 0.3)
     torch.manual_seed(0)
     model = build_model("damage_cnn")
-    res = fit(model, src, val, classification_loss,
-              TrainConfig(max_epochs=8, batch_size=32, learning_rate=0.01, patience=3, device="cpu"))
-    prob = predict(model, ReadSource(arr.take(np.arange(400, 600)), "damage_cnn", None, 3.7, 0.3), device="cpu")[:, 1]
+    res = fit(
+        model,
+        src,
+        val,
+        classification_loss,
+        TrainConfig(max_epochs=8, batch_size=32, learning_rate=0.01, patience=3, device="cpu"),
+    )
+    prob = predict(
+        model,
+        ReadSource(arr.take(np.arange(400, 600)), "damage_cnn", None, 3.7, 0.3),
+        device="cpu",
+    )[:, 1]
     assert res.history["val_loss"].min() < 0.2
     assert np.mean((prob > 0.5) == y[400:]) > 0.95
 
@@ -105,7 +116,9 @@ def test_ends_encoding_hides_length():
     core = "ACGTTGCA"
     short = "T" + core + "GGGG" + core + "A"
     long = "T" + core + "GGGG" * 10 + core + "A"
-    t = _table([short, long, "TACG"], [short.replace("T", "C", 1), long.replace("T", "C", 1), "CACG"])
+    t = _table(
+        [short, long, "TACG"], [short.replace("T", "C", 1), long.replace("T", "C", 1), "CACG"]
+    )
     arr = encode_reads(t, ends=9)
     assert arr.bases.shape == (3, 18) and (arr.bases[:2] != PAD).all()
     np.testing.assert_array_equal(arr.bases[0], arr.bases[1])
@@ -117,7 +130,9 @@ def test_ends_encoding_hides_length():
     model = build_model("ends_cnn").eval()
     src = ReadSource(arr, "ends_cnn")
     x, m, s = src.get(np.arange(3))
-    assert x.shape == (3, 7, 18) and s.shape == (3, 0) and bool(m[:2].all()) and int(m[2].sum()) == 4
+    assert (
+        x.shape == (3, 7, 18) and s.shape == (3, 0) and bool(m[:2].all()) and int(m[2].sum()) == 4
+    )
     assert float(x[2, :, 4:].abs().sum()) == 0.0
     assert x[0, 0, 0] == 1 and x[0, 2, 0] == 1  # reference C, C->T at the 5' end
     with torch.no_grad():
@@ -143,7 +158,9 @@ def test_ends_cnn_short_reads_25_to_60_bp_same_positions_no_repeats():
     src = source_positions(rl, 2 * ends, 2 * ends, ends=ends)
     for i, n in enumerate(rl):
         pos = src[i][valid[i]]
-        assert len(pos) == len(set(pos.tolist())) == min(n, 2 * ends)  # each base once, none repeated
+        assert (
+            len(pos) == len(set(pos.tolist())) == min(n, 2 * ends)
+        )  # each base once, none repeated
         assert (src[i, :ends][valid[i, :ends]] == np.arange(min(n, ends))).all()
         k = np.arange(ends)[::-1]  # column ends + (ends-1-k) holds base k from the 3' end
         assert (src[i, ends:][valid[i, ends:]] == (n - 1 - k)[valid[i, ends:]]).all()
@@ -214,15 +231,31 @@ def test_bundle_scores_a_new_sample_without_retraining(tmp_path):
     arr = encode_reads(_table(seqs, refs), ends=20)
     torch.manual_seed(0)
     model = build_model("ends_cnn")
-    fit(model, ReadSource(arr.take(np.arange(300)), "ends_cnn", y[:300]),
-        ReadSource(arr.take(np.arange(300, 400)), "ends_cnn", y[300:]), classification_loss,
-        TrainConfig(max_epochs=6, batch_size=32, learning_rate=0.01, patience=3, device="cpu"))
-    meta = {"kind": "ends_cnn", "max_length": 150, "ends": 20, "length_mean": 0.0, "length_std": 1.0,
-            "filters": 32, "kernel_size": 5, "hidden": 16}
+    fit(
+        model,
+        ReadSource(arr.take(np.arange(300)), "ends_cnn", y[:300]),
+        ReadSource(arr.take(np.arange(300, 400)), "ends_cnn", y[300:]),
+        classification_loss,
+        TrainConfig(max_epochs=6, batch_size=32, learning_rate=0.01, patience=3, device="cpu"),
+    )
+    meta = {
+        "kind": "ends_cnn",
+        "max_length": 150,
+        "ends": 20,
+        "length_mean": 0.0,
+        "length_std": 1.0,
+        "filters": 32,
+        "kernel_size": 5,
+        "hidden": 16,
+    }
     bundle = tmp_path / "models" / "ends_cnn"
-    P.write_bundle(bundle, model.cpu(), meta, {"threshold": 0.5, "estimate_applies": True}, {"x": 1}, "f" * 64)
+    P.write_bundle(
+        bundle, model.cpu(), meta, {"threshold": 0.5, "estimate_applies": True}, {"x": 1}, "f" * 64
+    )
     new_seqs, new_refs, new_y = _damage_reads(200, 99)  # a new sample, other molecules
-    new = _table(new_seqs, new_refs).append_column("read_length", pa.array([len(s) for s in new_seqs]))
+    new = _table(new_seqs, new_refs).append_column(
+        "read_length", pa.array([len(s) for s in new_seqs])
+    )
     loaded, info = P.load_bundle(bundle)
     assert info["kind"] == "ends_cnn" and info["training_fingerprint"] == "f" * 64
     score = P.score_reads(loaded, info["meta"], new, device="cpu")

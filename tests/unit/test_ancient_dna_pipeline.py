@@ -41,8 +41,13 @@ def _sheet(tmp_path, rows, header=HEADER):
 
 
 def test_sample_sheet_ok_and_defaults(tmp_path):
-    p = _sheet(tmp_path, [["A1", "ind1", "a.bam", "", "ancient", "double", "none"],
-                          ["M1", "ind2", "m.bam", "ref.fa", "modern", "single", "half"]])
+    p = _sheet(
+        tmp_path,
+        [
+            ["A1", "ind1", "a.bam", "", "ancient", "double", "none"],
+            ["M1", "ind2", "m.bam", "ref.fa", "modern", "single", "half"],
+        ],
+    )
     sheet = load_sample_sheet(p)
     assert list(sheet["sample"]) == ["A1", "M1"] and list(sheet["group"]) == ["all", "all"]
     assert sheet.loc["A1", "reference"] == ""
@@ -68,22 +73,33 @@ def test_sample_sheet_structure_errors(tmp_path):
     with pytest.raises(InputError, match="missing column"):
         load_sample_sheet(_sheet(tmp_path, [["A", "i"]], header="sample\tindividual\n"))
     with pytest.raises(InputError, match="duplicate sample"):
-        load_sample_sheet(_sheet(tmp_path, [["A", "i", "a.bam", "", "ancient", "double", "none"]] * 2))
+        load_sample_sheet(
+            _sheet(tmp_path, [["A", "i", "a.bam", "", "ancient", "double", "none"]] * 2)
+        )
     with pytest.raises(InputError, match="different labels"):
-        load_sample_sheet(_sheet(tmp_path, [["A", "i", "a.bam", "", "ancient", "double", "none"],
-                                            ["B", "i", "b.bam", "", "modern", "double", "none"]]))
+        load_sample_sheet(
+            _sheet(
+                tmp_path,
+                [
+                    ["A", "i", "a.bam", "", "ancient", "double", "none"],
+                    ["B", "i", "b.bam", "", "modern", "double", "none"],
+                ],
+            )
+        )
     with pytest.raises(InputError, match="does not exist"):
         load_sample_sheet(tmp_path / "nope.tsv")
 
 
 def test_splits_are_by_individual_and_deterministic():
     rng = np.random.default_rng(0)
-    ind = pd.DataFrame({
-        "individual": [f"i{k}" for k in range(30)],
-        "label": ["ancient"] * 12 + ["modern"] * 15 + ["unknown"] * 3,
-        "group": ["mt", "nuc"] * 15,
-        "n_reads": rng.integers(3, 9000, 30),
-    })
+    ind = pd.DataFrame(
+        {
+            "individual": [f"i{k}" for k in range(30)],
+            "label": ["ancient"] * 12 + ["modern"] * 15 + ["unknown"] * 3,
+            "group": ["mt", "nuc"] * 15,
+            "n_reads": rng.integers(3, 9000, 30),
+        }
+    )
     a = assign_splits(ind, (0.6, 0.2, 0.2), seed=1)
     b = assign_splits(ind, (0.6, 0.2, 0.2), seed=1)
     pd.testing.assert_frame_equal(a, b)
@@ -103,7 +119,12 @@ def test_balanced_sample_and_length_matching():
     groups = np.r_[np.repeat(["a", "b"], 50), np.repeat(["a", "b"], [20, 10])]
     idx = balanced_sample(y, groups, cap_per_class=15, seed=0)
     sel = pd.DataFrame({"y": y[idx], "g": groups[idx]})
-    assert sel.groupby(["g", "y"]).size().to_dict() == {("a", 0): 15, ("a", 1): 15, ("b", 0): 10, ("b", 1): 10}
+    assert sel.groupby(["g", "y"]).size().to_dict() == {
+        ("a", 0): 15,
+        ("a", 1): 15,
+        ("b", 0): 10,
+        ("b", 1): 10,
+    }
     length = np.r_[np.full(100, 300), np.full(30, 60)]
     length[:5] = 61
     m = length_matched_indices(length, y, bin_width=10, seed=0)
@@ -127,7 +148,9 @@ def test_contamination_estimate():
     est = contamination_estimate(kept=50, scored=100, tpr=0.6, fpr=0.01)
     assert est["contamination"] == pytest.approx((0.6 - 0.5) / 0.59)
     assert est["contamination_low"] <= est["contamination"] <= est["contamination_high"]
-    assert contamination_estimate(1, 100, 0.6, 0.01)["contamination"] == pytest.approx((0.6 - 0.01) / 0.59)
+    assert contamination_estimate(1, 100, 0.6, 0.01)["contamination"] == pytest.approx(
+        (0.6 - 0.01) / 0.59
+    )
     assert contamination_estimate(90, 100, 0.6, 0.01)["contamination"] == 0.0
     assert np.isnan(contamination_estimate(0, 0, 0.6, 0.01)["contamination"])
     lo, hi = wilson_interval(5, 10)
@@ -137,7 +160,11 @@ def test_contamination_estimate():
 def test_write_authentic_bam(tmp_path):
     ref = random_reference(2000, seed=4)
     fasta = write_fasta(tmp_path / "ref.fa", {"chrT": ref})
-    bam = write_bam(tmp_path / "in.bam", {"chrT": len(ref)}, simulate_reads(ref, "chrT", 60, seed=8, indels=False))
+    bam = write_bam(
+        tmp_path / "in.bam",
+        {"chrT": len(ref)},
+        simulate_reads(ref, "chrT", 60, seed=8, indels=False),
+    )
     table, _ = extract_table(bam, "s", fasta, settings=ExtractionSettings(0, 0))
     records = table.column("record").to_numpy()
     scores = np.linspace(0, 1, len(records))
@@ -161,12 +188,14 @@ def test_write_authentic_bam(tmp_path):
 def _individuals(n_anc, n_mod, seed=0, unknown=0):
     rng = np.random.default_rng(seed)
     n = n_anc + n_mod + unknown
-    return pd.DataFrame({
-        "individual": [f"i{k}" for k in range(n)],
-        "label": ["ancient"] * n_anc + ["modern"] * n_mod + ["unknown"] * unknown,
-        "group": (["mt", "nuc"] * n)[:n],
-        "n_reads": rng.integers(3, 9000, n),
-    })
+    return pd.DataFrame(
+        {
+            "individual": [f"i{k}" for k in range(n)],
+            "label": ["ancient"] * n_anc + ["modern"] * n_mod + ["unknown"] * unknown,
+            "group": (["mt", "nuc"] * n)[:n],
+            "n_reads": rng.integers(3, 9000, n),
+        }
+    )
 
 
 def test_folds_stratified_balanced_and_every_individual_tested_once():
@@ -198,8 +227,13 @@ def test_small_study_fails_before_training_naming_counts_and_sheet(tmp_path):
     the per-fold counts, the totals and the sample sheet; check_folds runs at DAG time."""
     from genomelearn.adna.workflow_support import check_folds
 
-    p = _sheet(tmp_path, [["A1", "ind1", "a.bam", "", "ancient", "double", "none"],
-                          ["M1", "ind2", "m.bam", "", "modern", "double", "none"]])
+    p = _sheet(
+        tmp_path,
+        [
+            ["A1", "ind1", "a.bam", "", "ancient", "double", "none"],
+            ["M1", "ind2", "m.bam", "", "modern", "double", "none"],
+        ],
+    )
     sheet = load_sample_sheet(p)
     cfg = {"split": {"n_folds": 5, "seed": 0, "min_individuals_per_label": 2}}
     with pytest.raises(InputError) as err:
@@ -230,7 +264,9 @@ def test_individual_bootstrap_matches_sklearn_and_brackets_estimate():
     rng = np.random.default_rng(0)
     ind = np.repeat(np.arange(20), 50)
     y = (ind % 2).astype(int)
-    score = rng.normal(y * 0.8 + rng.normal(0, 0.5, 20)[ind], 1.0).round(1)  # ties, individual effects
+    score = rng.normal(y * 0.8 + rng.normal(0, 0.5, 20)[ind], 1.0).round(
+        1
+    )  # ties, individual effects
     order = np.argsort(-score, kind="stable")
     s = score[order]
     last = np.r_[np.flatnonzero(np.diff(s) != 0), len(s) - 1]
@@ -238,7 +274,9 @@ def test_individual_bootstrap_matches_sklearn_and_brackets_estimate():
     assert auroc == pytest.approx(roc_auc_score(y, score))
     assert auprc == pytest.approx(average_precision_score(y, score))
     ci = individual_bootstrap(y, score, ind, n_boot=300, seed=0)
-    assert ci["auroc_low"] < auroc < ci["auroc_high"] and ci["auprc_low"] < auprc < ci["auprc_high"]
+    assert (
+        ci["auroc_low"] < auroc < ci["auroc_high"] and ci["auprc_low"] < auprc < ci["auprc_high"]
+    )
     # one individual per class: resampling individuals cannot vary anything (a zero-width interval)
     one = individual_bootstrap(np.r_[0, 0, 1, 1], np.r_[0.1, 0.6, 0.5, 0.9], np.r_[0, 0, 1, 1], 20)
     assert one["auroc_low"] == one["auroc_high"] == 0.75
@@ -248,15 +286,33 @@ def test_threshold_needs_three_validation_individuals_per_label():
     from genomelearn.adna.pipeline import decontamination_threshold
 
     rng = np.random.default_rng(0)
+
     def frame(n_anc, n_mod):
-        rows = [(f"a{i}", 1) for i in range(n_anc) for _ in range(100)] + \
-               [(f"m{i}", 0) for i in range(n_mod) for _ in range(100)]
-        return pd.DataFrame({"individual": [r[0] for r in rows], "y": [r[1] for r in rows],
-                             "split": "validation", "library": "double", "group": "mtDNA"})
+        rows = [(f"a{i}", 1) for i in range(n_anc) for _ in range(100)] + [
+            (f"m{i}", 0) for i in range(n_mod) for _ in range(100)
+        ]
+        return pd.DataFrame(
+            {
+                "individual": [r[0] for r in rows],
+                "y": [r[1] for r in rows],
+                "split": "validation",
+                "library": "double",
+                "group": "mtDNA",
+            }
+        )
+
     ok = frame(3, 4)
     out = decontamination_threshold(ok, rng.random(len(ok)) + ok["y"].to_numpy(), 0.05)
-    assert out["estimate_applies"] and out["estimate_reason"] == "" and out["comparable"] == "double/mtDNA"
+    assert (
+        out["estimate_applies"]
+        and out["estimate_reason"] == ""
+        and out["comparable"] == "double/mtDNA"
+    )
     assert out["validation_ancient_individuals"] == 3 and out["validation_modern_individuals"] == 4
     few = frame(3, 1)
     out = decontamination_threshold(few, rng.random(len(few)) + few["y"].to_numpy(), 0.05)
-    assert not out["estimate_applies"] and "1 modern" in out["estimate_reason"] and "at least 3" in out["estimate_reason"]
+    assert (
+        not out["estimate_applies"]
+        and "1 modern" in out["estimate_reason"]
+        and "at least 3" in out["estimate_reason"]
+    )

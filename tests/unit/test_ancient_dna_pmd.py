@@ -78,14 +78,18 @@ def test_matches_scalar_reference_on_random_reads():
 
 
 def test_modern_reads_score_low_and_damaged_high():
-    seq, ref, qual, off = _flat([("ACGTACGTAC", "ACGTACGTAC", "I" * 10), ("TCGTACGTAA", "CCGTACGTAG", "I" * 10)])
+    seq, ref, qual, off = _flat(
+        [("ACGTACGTAC", "ACGTACGTAC", "I" * 10), ("TCGTACGTAA", "CCGTACGTAG", "I" * 10)]
+    )
     clean, damaged = pmd_scores(seq, ref, qual, off)
     assert clean < 0 < 3 < damaged
 
 
 def test_length_checks():
     with pytest.raises(ValueError, match="offsets"):
-        pmd_scores(np.zeros(3, np.uint8), np.zeros(3, np.uint8), np.zeros(2, np.uint8), np.array([0, 3]))
+        pmd_scores(
+            np.zeros(3, np.uint8), np.zeros(3, np.uint8), np.zeros(2, np.uint8), np.array([0, 3])
+        )
 
 
 def test_flat_strings_roundtrip():
@@ -100,15 +104,24 @@ def test_flat_strings_roundtrip():
 
 def test_real_bam_scores_equal_scalar_reference(data_mirror):
     d = data_mirror / "ancient_dna/mtDNA_ancient_Pfrengle2021"
-    table, _ = extract_table(d / "pmdtools_decontaminated/UF703.bam", "UF703", d / "rCRS.fa",
-                             settings=ExtractionSettings(min_mapq=0, min_length=0))
+    table, _ = extract_table(
+        d / "pmdtools_decontaminated/UF703.bam",
+        "UF703",
+        d / "rCRS.fa",
+        settings=ExtractionSettings(min_mapq=0, min_length=0),
+    )
     got = pmd_scores_table(table)
-    seqs, refs, quals = (table.column(c).to_pylist() for c in ("sequence", "reference", "qualities"))
+    seqs, refs, quals = (
+        table.column(c).to_pylist() for c in ("sequence", "reference", "qualities")
+    )
     want = np.array([scalar_pmd(s, r, q) for s, r, q in zip(seqs, refs, quals)])
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
     # reads PMDtools kept score high with our implementation too
     import pysam
 
-    kept = {r.query_name for r in pysam.AlignmentFile(str(d / "pmdtools_decontaminated/UF703.pmds3filter.bam"))}
+    kept = {
+        r.query_name
+        for r in pysam.AlignmentFile(str(d / "pmdtools_decontaminated/UF703.pmds3filter.bam"))
+    }
     names = np.array(table.column("name").to_pylist())
     assert np.mean(got[np.isin(names, list(kept))] >= 3) >= 0.9

@@ -34,7 +34,9 @@ def toy(tmp_path):
     ref = "".join(ref)
     fasta = write_fasta(tmp_path / "ref.fa", {"chrT": ref})
     fwd = "T" + ref[101:139] + "A"
-    rev = ref[300:349] + "A"  # G->A on the forward strand at the right end = C->T at the molecule 5' end
+    rev = (
+        ref[300:349] + "A"
+    )  # G->A on the forward strand at the right end = C->T at the molecule 5' end
     reads = [
         {"name": "fwd", "flag": 0, "contig": "chrT", "pos": 100, "cigar": "40M", "seq": fwd},
         {"name": "rev", "flag": 16, "contig": "chrT", "pos": 300, "cigar": "50M", "seq": rev},
@@ -71,7 +73,14 @@ def test_md_tags_give_the_same_reference_as_the_fasta(tmp_path):
     md_bam = add_md(bam, fasta, tmp_path / "sim.md.bam")
     with_ref, res_ref = extract_table(md_bam, "s", fasta, settings=ALL)
     with_md, res_md = extract_table(md_bam, "s", None, settings=ALL)
-    for col in ("sequence", "reference", "qualities", "mismatches_5p", "mismatches_3p", "n_mismatches"):
+    for col in (
+        "sequence",
+        "reference",
+        "qualities",
+        "mismatches_5p",
+        "mismatches_3p",
+        "n_mismatches",
+    ):
         assert with_ref.column(col).to_pylist() == with_md.column(col).to_pylist(), col
     assert np.array_equal(res_ref.damage_counts, res_md.damage_counts)
     assert res_ref.damage_counts.sum() > 0
@@ -80,9 +89,15 @@ def test_md_tags_give_the_same_reference_as_the_fasta(tmp_path):
 def test_small_batches_give_the_same_result(tmp_path):
     ref = random_reference(3000, seed=6)
     fasta = write_fasta(tmp_path / "ref.fa", {"chrT": ref})
-    bam = write_bam(tmp_path / "sim.bam", {"chrT": len(ref)}, simulate_reads(ref, "chrT", 300, seed=4, damage=0.3))
+    bam = write_bam(
+        tmp_path / "sim.bam",
+        {"chrT": len(ref)},
+        simulate_reads(ref, "chrT", 300, seed=4, damage=0.3),
+    )
     big, rb = extract_table(bam, "s", fasta, settings=ALL)
-    small, rs = extract_table(bam, "s", fasta, settings=ExtractionSettings(0, 0, batch_size=7, require_proper_pair=False))
+    small, rs = extract_table(
+        bam, "s", fasta, settings=ExtractionSettings(0, 0, batch_size=7, require_proper_pair=False)
+    )
     assert big.equals(small)
     assert np.array_equal(rb.damage_counts, rs.damage_counts)
 
@@ -93,16 +108,41 @@ def test_filters_and_paired_lengths(tmp_path):
     s = ref[100:150]
     reads = [
         {"name": "ok", "flag": 0, "contig": "chrT", "pos": 100, "cigar": "50M", "seq": s},
-        {"name": "lowq", "flag": 0, "contig": "chrT", "pos": 100, "cigar": "50M", "seq": s, "mapq": 5},
+        {
+            "name": "lowq",
+            "flag": 0,
+            "contig": "chrT",
+            "pos": 100,
+            "cigar": "50M",
+            "seq": s,
+            "mapq": 5,
+        },
         {"name": "dup", "flag": 1024, "contig": "chrT", "pos": 100, "cigar": "50M", "seq": s},
         {"name": "sec", "flag": 256, "contig": "chrT", "pos": 100, "cigar": "50M", "seq": s},
         {"name": "short", "flag": 0, "contig": "chrT", "pos": 100, "cigar": "20M", "seq": s[:20]},
-        {"name": "pair", "flag": 1 | 2 | 32 | 64, "contig": "chrT", "pos": 100, "cigar": "50M", "seq": s,
-         "tlen": 230, "mate_pos": 280},
-        {"name": "improper", "flag": 1 | 64, "contig": "chrT", "pos": 100, "cigar": "50M", "seq": s},
+        {
+            "name": "pair",
+            "flag": 1 | 2 | 32 | 64,
+            "contig": "chrT",
+            "pos": 100,
+            "cigar": "50M",
+            "seq": s,
+            "tlen": 230,
+            "mate_pos": 280,
+        },
+        {
+            "name": "improper",
+            "flag": 1 | 64,
+            "contig": "chrT",
+            "pos": 100,
+            "cigar": "50M",
+            "seq": s,
+        },
     ]
     bam = write_bam(tmp_path / "f.bam", {"chrT": len(ref)}, reads)
-    table, result = extract_table(bam, "s", fasta, settings=ExtractionSettings(min_mapq=25, min_length=30))
+    table, result = extract_table(
+        bam, "s", fasta, settings=ExtractionSettings(min_mapq=25, min_length=30)
+    )
     df = table.to_pandas().set_index("name")
     assert sorted(df.index) == ["ok", "pair"]
     assert df.loc["pair", "length"] == 230 and df.loc["pair", "length_source"] == "insert"
@@ -142,23 +182,53 @@ def test_empty_bam(tmp_path):
 def test_unsorted_bam(tmp_path):
     ref = random_reference(500, seed=1)
     fasta = write_fasta(tmp_path / "ref.fa", {"chrT": ref})
-    reads = [{"name": "b", "flag": 0, "contig": "chrT", "pos": 200, "cigar": "40M", "seq": ref[200:240]},
-             {"name": "a", "flag": 0, "contig": "chrT", "pos": 10, "cigar": "40M", "seq": ref[10:50]}]
+    reads = [
+        {
+            "name": "b",
+            "flag": 0,
+            "contig": "chrT",
+            "pos": 200,
+            "cigar": "40M",
+            "seq": ref[200:240],
+        },
+        {"name": "a", "flag": 0, "contig": "chrT", "pos": 10, "cigar": "40M", "seq": ref[10:50]},
+    ]
     declared = write_bam(tmp_path / "declared.bam", {"chrT": 500}, reads, sort=False)
-    with pytest.raises(InputError, match=r"sample 'S3'.*not coordinate-sorted \(header SO:unsorted\)"):
+    with pytest.raises(
+        InputError, match=r"sample 'S3'.*not coordinate-sorted \(header SO:unsorted\)"
+    ):
         extract_table(declared, "S3", fasta)
-    silent = write_bam(tmp_path / "silent.bam", {"chrT": 500}, reads, sort=False,
-                       header_extra={"HD": {"VN": "1.6"}})
+    silent = write_bam(
+        tmp_path / "silent.bam",
+        {"chrT": 500},
+        reads,
+        sort=False,
+        header_extra={"HD": {"VN": "1.6"}},
+    )
     out = tmp_path / "o.parquet"
-    with pytest.raises(InputError, match=r"sample 'S3'.*silent\.bam.*not coordinate-sorted: record 2"):
+    with pytest.raises(
+        InputError, match=r"sample 'S3'.*silent\.bam.*not coordinate-sorted: record 2"
+    ):
         extract_to_parquet(silent, "S3", out, fasta, settings=ExtractionSettings(batch_size=1))
     assert not out.exists()
 
 
 def test_no_md_and_no_reference(tmp_path):
     ref = random_reference(500, seed=2)
-    bam = write_bam(tmp_path / "nomd.bam", {"chrT": 500},
-                    [{"name": "r1", "flag": 0, "contig": "chrT", "pos": 10, "cigar": "40M", "seq": ref[10:50]}])
+    bam = write_bam(
+        tmp_path / "nomd.bam",
+        {"chrT": 500},
+        [
+            {
+                "name": "r1",
+                "flag": 0,
+                "contig": "chrT",
+                "pos": 10,
+                "cigar": "40M",
+                "seq": ref[10:50],
+            }
+        ],
+    )
     with pytest.raises(InputError, match=r"sample 'S4'.*nomd\.bam.*'r1'.*no MD tag"):
         extract_table(bam, "S4", None)
     with pytest.raises(InputError, match=r"none of the 1 records passed.*bad_md 1"):
@@ -167,8 +237,17 @@ def test_no_md_and_no_reference(tmp_path):
 
 def test_md_inconsistent_with_cigar(tmp_path):
     ref = random_reference(500, seed=2)
-    reads = [{"name": "r1", "flag": 0, "contig": "chrT", "pos": 10, "cigar": "4S36M", "seq": ref[6:46],
-              "tags": {"MD": "40"}}]
+    reads = [
+        {
+            "name": "r1",
+            "flag": 0,
+            "contig": "chrT",
+            "pos": 10,
+            "cigar": "4S36M",
+            "seq": ref[6:46],
+            "tags": {"MD": "40"},
+        }
+    ]
     bam = write_bam(tmp_path / "badmd.bam", {"chrT": 500}, reads)
     with pytest.raises(InputError, match=r"'r1'.*MD tag '40' disagrees with the CIGAR"):
         extract_table(bam, "S5", None, settings=ALL)
@@ -177,9 +256,23 @@ def test_md_inconsistent_with_cigar(tmp_path):
 def test_contig_absent_from_reference(tmp_path):
     ref = random_reference(500, seed=2)
     fasta = write_fasta(tmp_path / "ref.fa", {"chrT": ref})
-    bam = write_bam(tmp_path / "other.bam", {"chrT": 500, "chrX": 500},
-                    [{"name": "x1", "flag": 0, "contig": "chrX", "pos": 10, "cigar": "40M", "seq": ref[10:50]}])
-    with pytest.raises(InputError, match=r"sample 'S6'.*other\.bam.*contig 'chrX'.*absent from the reference"):
+    bam = write_bam(
+        tmp_path / "other.bam",
+        {"chrT": 500, "chrX": 500},
+        [
+            {
+                "name": "x1",
+                "flag": 0,
+                "contig": "chrX",
+                "pos": 10,
+                "cigar": "40M",
+                "seq": ref[10:50],
+            }
+        ],
+    )
+    with pytest.raises(
+        InputError, match=r"sample 'S6'.*other\.bam.*contig 'chrX'.*absent from the reference"
+    ):
         extract_table(bam, "S6", fasta)
     # without an index the stream finds it too
     (tmp_path / "other.bam.bai").unlink()
@@ -192,9 +285,22 @@ def test_contig_absent_from_reference(tmp_path):
 
 def test_missing_index(tmp_path):
     ref = random_reference(500, seed=2)
-    bam = write_bam(tmp_path / "noidx.bam", {"chrT": 500},
-                    [{"name": "r1", "flag": 0, "contig": "chrT", "pos": 10, "cigar": "40M", "seq": ref[10:50],
-                      "tags": {"MD": "40"}}], index=False)
+    bam = write_bam(
+        tmp_path / "noidx.bam",
+        {"chrT": 500},
+        [
+            {
+                "name": "r1",
+                "flag": 0,
+                "contig": "chrT",
+                "pos": 10,
+                "cigar": "40M",
+                "seq": ref[10:50],
+                "tags": {"MD": "40"},
+            }
+        ],
+        index=False,
+    )
     with pytest.raises(InputError, match=r"sample 'S7'.*noidx\.bam.*index missing"):
         extract_table(bam, "S7", None, require_index=True)
     table, _ = extract_table(bam, "S7", None)  # streaming needs no index
@@ -205,21 +311,46 @@ def test_missing_index(tmp_path):
 
 
 def _run_mapdamage(bam, fasta, out):
-    subprocess.run(["mapDamage", "-i", str(bam), "-r", str(fasta), "-d", str(out), "--no-stats", "--no-plot",
-                    "-q", "-l", "70"], check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [
+            "mapDamage",
+            "-i",
+            str(bam),
+            "-r",
+            str(fasta),
+            "-d",
+            str(out),
+            "--no-stats",
+            "--no-plot",
+            "-q",
+            "-l",
+            "70",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     return read_mapdamage(out / "misincorporation.txt", 25)
 
 
-needs_mapdamage = pytest.mark.skipif(shutil.which("mapDamage") is None, reason="mapDamage not on PATH")
+needs_mapdamage = pytest.mark.skipif(
+    shutil.which("mapDamage") is None, reason="mapDamage not on PATH"
+)
 
 
 @needs_mapdamage
 def test_equals_mapdamage_on_clipped_and_indel_reads(tmp_path):
     ref = random_reference(3000, seed=9)
     fasta = write_fasta(tmp_path / "ref.fa", {"chrT": ref})
-    bam = write_bam(tmp_path / "sim.bam", {"chrT": len(ref)}, simulate_reads(ref, "chrT", 500, seed=3, damage=0.4))
+    bam = write_bam(
+        tmp_path / "sim.bam",
+        {"chrT": len(ref)},
+        simulate_reads(ref, "chrT", 500, seed=3, damage=0.4),
+    )
     _, result = extract_table(bam, "s", fasta, settings=ALL)
-    cmp = compare_damage(damage_table(result.damage_counts), _run_mapdamage(bam, fasta, tmp_path / "md"))
+    cmp = compare_damage(
+        damage_table(result.damage_counts), _run_mapdamage(bam, fasta, tmp_path / "md")
+    )
     assert (cmp["count"] == cmp["count_ref"]).all() and (cmp["total"] == cmp["total_ref"]).all()
     assert cmp["abs_diff"].max() <= 0.002
 

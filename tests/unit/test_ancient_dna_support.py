@@ -14,7 +14,9 @@ def write_fasta(path: Path, contigs: dict[str, str]) -> Path:
 
     with open(path, "w") as fh:
         for name, seq in contigs.items():
-            fh.write(f">{name}\n" + "\n".join(seq[i : i + 60] for i in range(0, len(seq), 60)) + "\n")
+            fh.write(
+                f">{name}\n" + "\n".join(seq[i : i + 60] for i in range(0, len(seq), 60)) + "\n"
+            )
     pysam.faidx(str(path))
     return path
 
@@ -24,14 +26,22 @@ def random_reference(length: int = 3000, seed: int = 0) -> str:
     return "".join(np.array(list("ACGT"))[rng.integers(0, 4, length)])
 
 
-def write_bam(path: Path, contigs: dict[str, int], reads: list[dict], sort: bool = True, index: bool = True,
-              header_extra: dict | None = None) -> Path:
+def write_bam(
+    path: Path,
+    contigs: dict[str, int],
+    reads: list[dict],
+    sort: bool = True,
+    index: bool = True,
+    header_extra: dict | None = None,
+) -> Path:
     """Write reads given as dicts (name, flag, contig, pos, cigar, seq, qual?, mapq?, tags?, tlen?,
     mate_pos?) to a BAM; sorted by position unless ``sort`` is False."""
     import pysam
 
-    header = {"HD": {"VN": "1.6", "SO": "coordinate" if sort else "unsorted"},
-              "SQ": [{"SN": n, "LN": ln} for n, ln in contigs.items()]}
+    header = {
+        "HD": {"VN": "1.6", "SO": "coordinate" if sort else "unsorted"},
+        "SQ": [{"SN": n, "LN": ln} for n, ln in contigs.items()],
+    }
     if header_extra:
         header.update(header_extra)
     names = list(contigs)
@@ -72,8 +82,15 @@ def add_md(bam: Path, fasta: Path, out: Path) -> Path:
     return out
 
 
-def simulate_reads(ref: str, contig: str, n: int, seed: int = 1, damage: float = 0.0, indels: bool = True,
-                   softclips: bool = True) -> list[dict]:
+def simulate_reads(
+    ref: str,
+    contig: str,
+    n: int,
+    seed: int = 1,
+    damage: float = 0.0,
+    indels: bool = True,
+    softclips: bool = True,
+) -> list[dict]:
     """Single-end reads from ``ref`` with optional C→T damage near the 5' end of the molecule,
     soft clips and indels (the CIGAR is built to match the read)."""
     rng = np.random.default_rng(seed)
@@ -105,6 +122,14 @@ def simulate_reads(ref: str, contig: str, n: int, seed: int = 1, damage: float =
             seq = "TTTT" + seq[4:]
             cigar = f"4S{length - 4}M"
             pos += 4
-        reads.append({"name": f"r{i}", "flag": 16 if reverse else 0, "contig": contig, "pos": pos,
-                      "cigar": cigar, "seq": seq})
+        reads.append(
+            {
+                "name": f"r{i}",
+                "flag": 16 if reverse else 0,
+                "contig": contig,
+                "pos": pos,
+                "cigar": cigar,
+                "seq": seq,
+            }
+        )
     return reads

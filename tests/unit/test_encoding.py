@@ -90,7 +90,9 @@ def test_one_hot_matches_reference_and_lookup_table(rng):
     codes = rng.integers(0, 5, (40, 57), dtype=np.uint8)
     codes[3] = 4  # an all-N row
     got = enc.one_hot(codes)
-    expected = np.array([[[1 if c == j else 0 for j in range(4)] for c in row] for row in codes], dtype=np.uint8)
+    expected = np.array(
+        [[[1 if c == j else 0 for j in range(4)] for c in row] for row in codes], dtype=np.uint8
+    )
     assert got.dtype == np.uint8 and got.shape == (40, 57, 4)
     np.testing.assert_array_equal(got, expected)
     np.testing.assert_array_equal(got, np.eye(5, 4, dtype=np.uint8)[codes])
@@ -200,7 +202,9 @@ def test_kmer_strings_round_trip(rng, k):
         decoded = enc.kmer_strings(row[valid] - 1, k)
         expected = [seq[i : i + k].upper() for i in np.flatnonzero(valid)]
         assert decoded == expected
-    assert enc.kmer_strings(range(16), 2) == ["".join(p) for p in itertools.product("ACGT", repeat=2)]
+    assert enc.kmer_strings(range(16), 2) == [
+        "".join(p) for p in itertools.product("ACGT", repeat=2)
+    ]
 
 
 def test_gc_fraction_matches_reference():

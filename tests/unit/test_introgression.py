@@ -10,7 +10,12 @@ import pytest
 from genomelearn.errors import InputError
 from genomelearn.introgression.genes import gene_windows, oof_gene_scores
 from genomelearn.introgression.regions import build_labelled_regions
-from genomelearn.introgression.splits import block_split, distance_to_nearest, random_split, shared_kmer_fraction
+from genomelearn.introgression.splits import (
+    block_split,
+    distance_to_nearest,
+    random_split,
+    shared_kmer_fraction,
+)
 from genomelearn.introgression.windows import build_windows, tile
 from genomelearn.io.bed import normalise_contig, read_bed
 from genomelearn.io.fasta import open_fasta
@@ -88,19 +93,28 @@ def test_bgzip_fasta_is_supported(tmp_path, small_fasta):
 
 # ------------------------------------------------------------------ regions and windows
 def test_labelled_regions_drop_overlaps_and_clip_to_mask():
-    intro = pd.DataFrame({"chrom": ["chr1", "chr1", "chr2"], "start": [0, 1000, 0], "end": [500, 1500, 100]})
+    intro = pd.DataFrame(
+        {"chrom": ["chr1", "chr1", "chr2"], "start": [0, 1000, 0], "end": [500, 1500, 100]}
+    )
     deserts = pd.DataFrame({"chrom": ["chr1", "chr1"], "start": [1400, 3000], "end": [2000, 4000]})
     mask = pd.DataFrame({"chrom": ["chr1"], "start": [100], "end": [3500]})
     regions, summary = build_labelled_regions(intro, deserts, ["chr1"], mask)
     assert summary["introgressed_regions_dropped_overlap"] == 1
     assert summary["desert_regions_dropped_overlap"] == 1
-    assert regions.to_dict("list") == {"chrom": ["chr1", "chr1"], "start": [100, 3000], "end": [500, 3500], "label": [1, 0]}
+    assert regions.to_dict("list") == {
+        "chrom": ["chr1", "chr1"],
+        "start": [100, 3000],
+        "end": [500, 3500],
+        "label": [1, 0],
+    }
     with pytest.raises(InputError, match="no desert region"):
         build_labelled_regions(intro, deserts, ["chr2"])
 
 
 def test_tile_windows_stay_inside_regions():
-    regions = pd.DataFrame({"chrom": ["c", "c"], "start": [0, 1000], "end": [450, 1150], "label": [1, 0]})
+    regions = pd.DataFrame(
+        {"chrom": ["c", "c"], "start": [0, 1000], "end": [450, 1150], "label": [1, 0]}
+    )
     w = tile(regions, 200, 100)
     assert w["start"].tolist() == [0, 100, 200]  # the 150-bp region holds no 200-bp window
     assert (w["end"] - w["start"] == 200).all()
@@ -188,9 +202,19 @@ def test_oof_gene_scores_never_use_a_model_that_saw_or_neighbours_the_gene(small
     )
     fold = np.arange(n) // 40 % 5
     roles = {f: np.where(fold == f, "test", "train").astype(object) for f in range(5)}
-    genes = pd.DataFrame({"gene_name": ["g1", "g2"], "chrom": ["chr1", "chr1"], "start": [0, 2000], "end": [600, 2600], "strand": ["+", "-"]})
+    genes = pd.DataFrame(
+        {
+            "gene_name": ["g1", "g2"],
+            "chrom": ["chr1", "chr1"],
+            "start": [0, 2000],
+            "end": [600, 2600],
+            "strand": ["+", "-"],
+        }
+    )
     wins = gene_windows(genes, None, small_fasta, 50, 50, 0.0, 1000)
-    scores, folds = oof_gene_scores(labelled, wins, genes, "gc_logreg", 3, roles, buffer_bp=100, block_size=1000, seed=0)
+    scores, folds = oof_gene_scores(
+        labelled, wins, genes, "gc_logreg", 3, roles, buffer_bp=100, block_size=1000, seed=0
+    )
     assert set(scores["gene_name"]) == {"g1", "g2"} and scores["n_windows"].tolist() == [12, 12]
     # g1's midpoint (300) lies in block chr1:0 (windows 0-39, fold 0); g2's (2300) in chr1:2 (fold 2)
     assert dict(zip(scores["gene_name"], scores["fold"])) == {"g1": 0, "g2": 2}

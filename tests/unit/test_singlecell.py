@@ -12,7 +12,11 @@ import scipy.sparse as sp
 import torch
 
 from genomelearn.errors import InputError
-from genomelearn.models.autoencoder import Autoencoder, MultimodalAutoencoder, masked_reconstruction_loss
+from genomelearn.models.autoencoder import (
+    Autoencoder,
+    MultimodalAutoencoder,
+    masked_reconstruction_loss,
+)
 from genomelearn.singlecell import embed, graphs, metrics
 from genomelearn.singlecell.io import load_dataset, match_cells, read_omic
 from genomelearn.singlecell.preprocess import omic_settings, preprocess_omic
@@ -45,21 +49,29 @@ def test_read_csv_features_x_cells_keeps_missing_values(tmp_path):
     frame.iloc[1, 2] = np.nan
     frame.to_csv(path, na_rep="NA")
     adata = read_omic(path, orientation="features_x_cells")
-    assert list(adata.obs_names) == ["c1", "c2", "c3", "c4"] and list(adata.var_names) == ["f1", "f2", "f3"]
+    assert list(adata.obs_names) == ["c1", "c2", "c3", "c4"] and list(adata.var_names) == [
+        "f1",
+        "f2",
+        "f3",
+    ]
     assert adata.X.dtype == np.float32 and np.isnan(adata.X[2, 1]) and adata.X[3, 2] == 11
 
 
 def test_read_csv_non_numeric_names_line_and_column(tmp_path):
     path = tmp_path / "bad.csv"
     path.write_text(",c1,c2\nf1,1,2\nf2,3,oops\n")
-    with pytest.raises(InputError, match=r"bad.csv line 3 \(feature f2\), column c2: non-numeric value 'oops'"):
+    with pytest.raises(
+        InputError, match=r"bad.csv line 3 \(feature f2\), column c2: non-numeric value 'oops'"
+    ):
         read_omic(path, orientation="features_x_cells", where="dataset d omic rna")
 
 
 def test_read_duplicated_cells_and_all_missing_feature(tmp_path):
     dup = tmp_path / "dup.csv"
     dup.write_text(",c1,c1\nf1,1,2\n")
-    with pytest.raises(InputError, match=r"dataset d omic rna file .*dup.csv: duplicated cell ID\(s\): c1"):
+    with pytest.raises(
+        InputError, match=r"dataset d omic rna file .*dup.csv: duplicated cell ID\(s\): c1"
+    ):
         read_omic(dup, orientation="features_x_cells", where="dataset d omic rna")
     empty = tmp_path / "empty_feature.csv"
     empty.write_text(",c1,c2\nf1,1,2\nf2,NA,NA\n")
@@ -78,7 +90,9 @@ def test_npy_needs_matching_metadata(tmp_path):
 def test_match_cells_strict_lists_unmatched_ids_and_intersect_drops_them():
     a = ad.AnnData(np.ones((3, 1), np.float32), obs=pd.DataFrame(index=["c1", "c2", "c3"]))
     b = ad.AnnData(np.ones((3, 1), np.float32), obs=pd.DataFrame(index=["c3", "c1", "c9"]))
-    with pytest.raises(InputError, match=r"dataset x: cell IDs differ.*rna: 1 \(c2\); met: 1 \(c9\)"):
+    with pytest.raises(
+        InputError, match=r"dataset x: cell IDs differ.*rna: 1 \(c2\); met: 1 \(c9\)"
+    ):
         match_cells({"rna": a, "met": b}, "strict", "dataset x")
     aligned, dropped = match_cells({"rna": a, "met": b}, "intersect", "dataset x")
     assert list(aligned["rna"].obs_names) == ["c1", "c3"] == list(aligned["met"].obs_names)
@@ -89,13 +103,20 @@ def test_load_dataset_labels_from_table_and_absent_column(tmp_path):
     X, _ = _clusters(n_per=3, n_features=4)
     cells = [f"c{i}" for i in range(X.shape[0])]
     _write_features_x_cells(tmp_path / "rna.csv", X, cells, [f"g{i}" for i in range(4)])
-    pd.DataFrame({"id": cells, "kind": ["a"] * 5 + ["b"] * 4}).to_csv(tmp_path / "meta.csv", index=False)
-    spec = {"omics": {"rna": {"path": str(tmp_path / "rna.csv"), "orientation": "features_x_cells"}},
-            "labels": {"path": str(tmp_path / "meta.csv"), "column": "kind"}}
+    pd.DataFrame({"id": cells, "kind": ["a"] * 5 + ["b"] * 4}).to_csv(
+        tmp_path / "meta.csv", index=False
+    )
+    spec = {
+        "omics": {"rna": {"path": str(tmp_path / "rna.csv"), "orientation": "features_x_cells"}},
+        "labels": {"path": str(tmp_path / "meta.csv"), "column": "kind"},
+    }
     ds = load_dataset("d", spec)
     assert ds.labels.tolist() == ["a"] * 5 + ["b"] * 4
     spec["labels"]["column"] = "celltype"
-    with pytest.raises(InputError, match=r"dataset d: labels column 'celltype' not found in .*meta.csv \(columns: id, kind\)"):
+    with pytest.raises(
+        InputError,
+        match=r"dataset d: labels column 'celltype' not found in .*meta.csv \(columns: id, kind\)",
+    ):
         load_dataset("d", spec)
 
 
@@ -107,7 +128,9 @@ def test_counts_preprocessing_keeps_sparse_and_selects_hvg():
     adata = ad.AnnData(sp.csr_matrix(dense))
     settings = omic_settings({"values": "counts", "n_top_genes": 10})
     out = preprocess_omic(adata, settings)
-    assert sp.issparse(out.X) and 10 <= out.n_vars <= 12 and out.X.dtype == np.float32  # ties may add one
+    assert (
+        sp.issparse(out.X) and 10 <= out.n_vars <= 12 and out.X.dtype == np.float32
+    )  # ties may add one
     expected = np.log1p(dense / dense.sum(1, keepdims=True) * 1e4)[:, out.var_names.astype(int)]
     np.testing.assert_allclose(out.X.toarray(), expected, rtol=1e-4)
     assert out.uns["singlecell_omic"]["metric"] == "euclidean"
@@ -115,9 +138,17 @@ def test_counts_preprocessing_keeps_sparse_and_selects_hvg():
 
 def test_counts_with_negative_values_and_bernoulli_range_are_errors():
     with pytest.raises(InputError, match="negative values"):
-        preprocess_omic(ad.AnnData(np.array([[1, -1], [2, 3]], np.float32)), omic_settings({"values": "counts"}), "d rna")
+        preprocess_omic(
+            ad.AnnData(np.array([[1, -1], [2, 3]], np.float32)),
+            omic_settings({"values": "counts"}),
+            "d rna",
+        )
     with pytest.raises(InputError, match=r"bernoulli needs values in \[0, 1\]"):
-        preprocess_omic(ad.AnnData(np.array([[0.5, 2.0], [0, 1]], np.float32)), omic_settings({"type": "methylation"}), "d met")
+        preprocess_omic(
+            ad.AnnData(np.array([[0.5, 2.0], [0, 1]], np.float32)),
+            omic_settings({"type": "methylation"}),
+            "d met",
+        )
 
 
 # ------------------------------------------------------------------------------------ graphs
@@ -187,7 +218,9 @@ def test_consensus_graph_strict_and_at_least_m():
 
 
 def test_graph_topk_neighbors_by_weight():
-    W = sp.csr_matrix(np.array([[0, 0.2, 0.9, 0.5], [0.2, 0, 0, 0], [0.9, 0, 0, 0], [0.5, 0, 0, 0]]))
+    W = sp.csr_matrix(
+        np.array([[0, 0.2, 0.9, 0.5], [0.2, 0, 0, 0], [0.9, 0, 0, 0], [0.5, 0, 0, 0]])
+    )
     top = graphs.graph_topk_neighbors(W, 2)
     assert top[0].tolist() == [2, 3] and top[1].tolist() == [0, -1]
 
@@ -231,7 +264,8 @@ def test_autoencoder_is_8_linear_layers_and_masked_loss_ignores_missing():
     x2 = x.clone()
     x2[mask == 0] = 123.0
     assert masked_reconstruction_loss(out, x, mask, "gaussian") == pytest.approx(
-        float(masked_reconstruction_loss(out, x2, mask, "gaussian")))
+        float(masked_reconstruction_loss(out, x2, mask, "gaussian"))
+    )
     torch.manual_seed(0)
     bern = Autoencoder(12, hidden=(8,), bottleneck=2, likelihood="bernoulli")
     b = (torch.rand(5, 12) > 0.5).float()
@@ -280,7 +314,12 @@ def test_autoencoder_training_is_deterministic_and_separates_clusters(tmp_path):
     assert r1.history["val_loss"].iloc[-1] < r1.history["val_loss"].iloc[0]
     assert metrics.silhouette(labels, embedding=e1) > 0.3
     mm, ej, rj = embed.train_multimodal_autoencoder(
-        [X, (X > 0).astype(np.float32)], ["gaussian", "bernoulli"], settings, train, checkpoint_dir=tmp_path / "ck")
+        [X, (X > 0).astype(np.float32)],
+        ["gaussian", "bernoulli"],
+        settings,
+        train,
+        checkpoint_dir=tmp_path / "ck",
+    )
     assert ej.shape == (75, 2) and (tmp_path / "ck" / "last.pt").exists()
 
 
@@ -301,18 +340,45 @@ def test_workflow_support_methods_and_targets():
 
     from genomelearn.singlecell import workflow_support as ws
 
-    sc = {"n_components": 7, "n_seeds": 2, "autoencoder": {"hidden": [8], "training": {"max_epochs": 2}},
-          "datasets": {"one": {"omics": {"rna": {"path": "a.h5ad"}}},
-                       "two": {"metadata": {"path": "m.tsv"}, "omics": {"rna": {"path": "r.npy"}, "atac": {"path": "a.npy"}}}}}
-    validate(sc, str(Path(__file__).resolve().parents[2] / "config" / "schemas" / "singlecell.schema.yaml"))  # fills defaults
+    sc = {
+        "n_components": 7,
+        "n_seeds": 2,
+        "autoencoder": {"hidden": [8], "training": {"max_epochs": 2}},
+        "datasets": {
+            "one": {"omics": {"rna": {"path": "a.h5ad"}}},
+            "two": {
+                "metadata": {"path": "m.tsv"},
+                "omics": {"rna": {"path": "r.npy"}, "atac": {"path": "a.npy"}},
+            },
+        },
+    }
+    validate(
+        sc,
+        str(Path(__file__).resolve().parents[2] / "config" / "schemas" / "singlecell.schema.yaml"),
+    )  # fills defaults
     one = ws.methods(sc, "one")
     assert [m["name"] for m in one] == ["pca", "ae", "graph_rna", "scanpy", "scvi", "mofa", "wnn"]
-    assert one[1]["embedding"] == {"0": "results/singlecell/one/omics/rna/ae/seed0/ae.parquet",
-                                   "1": "results/singlecell/one/omics/rna/ae/seed1/ae.parquet"}
+    assert one[1]["embedding"] == {
+        "0": "results/singlecell/one/omics/rna/ae/seed0/ae.parquet",
+        "1": "results/singlecell/one/omics/rna/ae/seed1/ae.parquet",
+    }
     reasons = {m["name"]: m.get("unavailable", "") for m in one}
-    assert "no raw counts" in reasons["scvi"] and "one omic" in reasons["mofa"] and reasons["scanpy"] == ""
+    assert (
+        "no raw counts" in reasons["scvi"]
+        and "one omic" in reasons["mofa"]
+        and reasons["scanpy"] == ""
+    )
     two = [m["name"] for m in ws.methods(sc, "two")]
-    assert two[-8:] == ["graph_consensus", "graph_consensus_k15", "pca", "ae", "scanpy", "scvi", "mofa", "wnn"]
+    assert two[-8:] == [
+        "graph_consensus",
+        "graph_consensus_k15",
+        "pca",
+        "ae",
+        "scanpy",
+        "scvi",
+        "mofa",
+        "wnn",
+    ]
     assert ws.autoencoder_settings(sc, "autoencoder")["bottleneck"] == 7
     assert ws.training_overrides(sc, "autoencoder") == {"max_epochs": 2}
     assert ws.settings(sc)["n_neighbors"] == 15 and ws.settings(sc)["seeds"] == [0, 1]

@@ -8,7 +8,14 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from genomelearn.training import ArraySource, TrainConfig, TrainingInterrupted, fit, predict, seed_everything
+from genomelearn.training import (
+    ArraySource,
+    TrainConfig,
+    TrainingInterrupted,
+    fit,
+    predict,
+    seed_everything,
+)
 
 
 def _data(n=400, d=6, seed=0):
@@ -20,14 +27,25 @@ def _data(n=400, d=6, seed=0):
 
 def _model():
     seed_everything(0)
-    return torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.ReLU(), torch.nn.Dropout(0.2), torch.nn.Linear(16, 2))
+    return torch.nn.Sequential(
+        torch.nn.Linear(6, 16), torch.nn.ReLU(), torch.nn.Dropout(0.2), torch.nn.Linear(16, 2)
+    )
 
 
 def _run(tmp=None, max_epochs=4, **kw):
     x, y = _data()
     model = _model()
-    cfg = TrainConfig(max_epochs=max_epochs, batch_size=32, patience=10, learning_rate=0.01, device="cpu")
-    result = fit(model, ArraySource([x[:300]], y[:300]), ArraySource([x[300:]], y[300:]), config=cfg, checkpoint_dir=tmp, **kw)
+    cfg = TrainConfig(
+        max_epochs=max_epochs, batch_size=32, patience=10, learning_rate=0.01, device="cpu"
+    )
+    result = fit(
+        model,
+        ArraySource([x[:300]], y[:300]),
+        ArraySource([x[300:]], y[300:]),
+        config=cfg,
+        checkpoint_dir=tmp,
+        **kw,
+    )
     return model, result
 
 
@@ -51,7 +69,9 @@ def test_early_stopping_restores_best_epoch():
     cfg = TrainConfig(max_epochs=30, batch_size=32, patience=2, learning_rate=0.05, device="cpu")
     result = fit(model, ArraySource([x[:300]], y[:300]), ArraySource([x[300:]], y_val), config=cfg)
     assert len(result.history) < 30
-    assert result.best_epoch == int(result.history.loc[result.history["val_loss"].idxmin(), "epoch"])
+    assert result.best_epoch == int(
+        result.history.loc[result.history["val_loss"].idxmin(), "epoch"]
+    )
 
 
 def test_resume_after_signal_matches_uninterrupted(tmp_path):
@@ -70,7 +90,15 @@ def test_resume_after_signal_matches_uninterrupted(tmp_path):
     cfg = TrainConfig(max_epochs=4, batch_size=32, patience=10, learning_rate=0.01, device="cpu")
     train, val = ArraySource([x[:300]], y[:300]), ArraySource([x[300:]], y[300:])
     with pytest.raises(TrainingInterrupted):
-        fit(model, train, val, loss_fn=loss_with_signal, config=cfg, checkpoint_dir=tmp_path, fingerprint="run")
+        fit(
+            model,
+            train,
+            val,
+            loss_fn=loss_with_signal,
+            config=cfg,
+            checkpoint_dir=tmp_path,
+            fingerprint="run",
+        )
     assert (tmp_path / "last.pt").exists()
     resumed = _model()
     result = fit(resumed, train, val, config=cfg, checkpoint_dir=tmp_path, fingerprint="run")

@@ -156,7 +156,15 @@ def test_resume_after_signal_is_bit_identical(tmp_path):
         return torch.nn.functional.cross_entropy(model(*batch[:-1]), batch[-1])
 
     with pytest.raises(TrainingInterrupted):
-        fit(fresh(), train, val, loss_fn=loss_with_signal, config=cfg, checkpoint_dir=tmp_path, fingerprint="motif")
+        fit(
+            fresh(),
+            train,
+            val,
+            loss_fn=loss_with_signal,
+            config=cfg,
+            checkpoint_dir=tmp_path,
+            fingerprint="motif",
+        )
     resumed = fresh()
     result = fit(resumed, train, val, config=cfg, checkpoint_dir=tmp_path, fingerprint="motif")
     assert result.resumed_from_epoch == 1

@@ -9,10 +9,22 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 
-def run_snakemake(workdir: Path, configfile: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+def run_snakemake(
+    workdir: Path, configfile: Path, *args: str, timeout: int = 900
+) -> subprocess.CompletedProcess:
     """``snakemake -s <repo>/Snakefile --directory workdir --configfile configfile --cores 2 *args``."""
     cmd = [
-        sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
-        "--configfile", str(configfile), "--cores", "2", *args,
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(configfile),
+        "--cores",
+        "2",
+        *args,
     ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)

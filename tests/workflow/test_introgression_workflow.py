@@ -1,6 +1,5 @@
 """End to end: the introgression workflow on a tiny config of the real data, and its bad-input paths."""
 
-import gzip
 import shutil
 
 import pandas as pd
@@ -24,17 +23,34 @@ def finished_run(tmp_path_factory, data_mirror):
 def test_outputs_and_metrics(finished_run):
     out = finished_run / "results" / "introgression" / "tiny"
     metrics = pd.read_csv(out / "metrics.tsv", sep="\t")
-    for column in ("auroc_ci_low", "auroc_ci_high", "auprc_ci_low", "auprc_ci_high", "auroc_minus_gc",
-                   "auroc_minus_gc_ci_low", "auroc_minus_gc_ci_high", "p_beats_gc", "n_blocks", "n_seeds",
-                   "auroc_seed_sd", "balanced_accuracy_ci_low", "spearman", "spearman_ci_low"):
+    for column in (
+        "auroc_ci_low",
+        "auroc_ci_high",
+        "auprc_ci_low",
+        "auprc_ci_high",
+        "auroc_minus_gc",
+        "auroc_minus_gc_ci_low",
+        "auroc_minus_gc_ci_high",
+        "p_beats_gc",
+        "n_blocks",
+        "n_seeds",
+        "auroc_seed_sd",
+        "balanced_accuracy_ci_low",
+        "spearman",
+        "spearman_ci_low",
+    ):
         assert column in metrics.columns, column
     blocks = metrics[metrics["protocol"] == "blocks"]
     assert set(blocks["labels"]) == {"deserts", "depleted", "support"}
     deserts = blocks[blocks["labels"] == "deserts"].set_index("model")
     assert set(deserts.index) == {"gc_logreg", "random_forest", "cnn", "bilstm"}
-    assert (deserts.loc[["cnn", "bilstm"], "n_seeds"] == 2).all() and deserts["auroc_seed_sd"].loc[["cnn"]].notna().all()
+    assert (deserts.loc[["cnn", "bilstm"], "n_seeds"] == 2).all() and deserts["auroc_seed_sd"].loc[
+        ["cnn"]
+    ].notna().all()
     binary = blocks[blocks["labels"] != "support"]
-    assert ((binary["auroc_ci_low"] <= binary["auroc"]) & (binary["auroc"] <= binary["auroc_ci_high"])).all()
+    assert (
+        (binary["auroc_ci_low"] <= binary["auroc"]) & (binary["auroc"] <= binary["auroc_ci_high"])
+    ).all()
     assert blocks[blocks["labels"] == "support"]["spearman"].between(-1, 1).all()
     assert set(metrics["protocol"]) == {"blocks", "random"}
     # every labelled window used by the setting is scored exactly once out of fold per model and seed
@@ -50,19 +66,43 @@ def test_outputs_and_metrics(finished_run):
     assert (out / "figures" / "evaluation" / "forest_blocks.png").exists()
     leakage = pd.read_csv(out / "leakage.tsv", sep="\t").set_index("split")
     # the random split puts test windows next to training windows; the block folds do not
-    assert leakage.loc["random", "share_test_within_1000bp_of_train"] > leakage.loc["fold0", "share_test_within_1000bp_of_train"]
+    assert (
+        leakage.loc["random", "share_test_within_1000bp_of_train"]
+        > leakage.loc["fold0", "share_test_within_1000bp_of_train"]
+    )
     assert (leakage.drop(index="random")["share_test_within_1000bp_of_train"] == 0).all()
     assert (leakage.drop(index="random")["test_blocks_shared_with_train"] == 0).all()
     genes = pd.read_csv(out / "gene_scores.tsv", sep="\t")
-    assert {"gene_name", "chrom", "start", "end", "fold", "n_windows", "mean_probability", "max_probability"} <= set(genes.columns)
+    assert {
+        "gene_name",
+        "chrom",
+        "start",
+        "end",
+        "fold",
+        "n_windows",
+        "mean_probability",
+        "max_probability",
+    } <= set(genes.columns)
     assert genes["mean_probability"].between(0, 1).all() and len(genes) > 50
     kmers = pd.read_csv(out / "deserts" / "matched" / "interpret" / "top_kmers.tsv", sep="\t")
     assert set(kmers["method"]) == {"bilstm_attribution", "random_forest_importance"}
     assert (out / "deserts" / "matched" / "figures" / "interpret" / "kmer_embeddings.png").exists()
     windows = pd.read_parquet(out / "deserts" / "windows.parquet")
-    assert list(windows.columns[:8]) == ["chrom", "start", "end", "label", "gc", "n_fraction", "repeat_fraction", "block"]
+    assert list(windows.columns[:8]) == [
+        "chrom",
+        "start",
+        "end",
+        "label",
+        "gc",
+        "n_fraction",
+        "repeat_fraction",
+        "block",
+    ]
     support = pd.read_parquet(out / "support" / "windows.parquet")
-    assert support["support"].between(0, 12).all() and (support["label"] == (support["support"] > 0)).all()
+    assert (
+        support["support"].between(0, 12).all()
+        and (support["label"] == (support["support"] > 0)).all()
+    )
 
 
 def test_rerun_is_reproducible(finished_run, tmp_path):
@@ -71,7 +111,9 @@ def test_rerun_is_reproducible(finished_run, tmp_path):
     rel = "results/introgression/tiny/deserts/matched/models/cnn/fold1/seed1/predictions.parquet"
     result = run_snakemake(again, CONFIG, rel)
     assert result.returncode == 0, result.stderr[-3000:]
-    pd.testing.assert_frame_equal(pd.read_parquet(finished_run / rel), pd.read_parquet(again / rel))
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(finished_run / rel), pd.read_parquet(again / rel)
+    )
 
 
 def test_report_builds(finished_run):
@@ -107,7 +149,9 @@ def test_malformed_bed_names_file_and_line_and_leaves_no_output(tmp_path, data_m
     result = run_snakemake(workdir, path, "results/introgression/tiny/deserts/regions.bed")
     assert result.returncode != 0
     assert "bad.bed line 2: end 29000000 < start 30000000" in result.stderr
-    assert not (workdir / "results" / "introgression" / "tiny" / "deserts" / "regions.bed").exists()
+    assert not (
+        workdir / "results" / "introgression" / "tiny" / "deserts" / "regions.bed"
+    ).exists()
 
 
 def test_unknown_contig_and_missing_input(tmp_path, data_mirror):

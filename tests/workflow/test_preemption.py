@@ -54,11 +54,21 @@ def _interrupt_training(workdir, logdir, name, after_epoch, sig):
     before = mtime_ns(workdir / CHECKPOINT)
     proc = start(snakemake_cmd(workdir, *LOCAL, targets=(PREDICTIONS,)), log)
     try:
-        pids = wait_for(lambda: training_pids(proc.pid), timeout=240, what="the training process", proc=proc, log=log)
+        pids = wait_for(
+            lambda: training_pids(proc.pid),
+            timeout=240,
+            what="the training process",
+            proc=proc,
+            log=log,
+        )
         assert len(pids) == 1, pids
         wait_for(
             lambda: epoch_checkpointed(workdir, after_epoch, before),
-            timeout=120, what=f"epoch {after_epoch} of the CNN and its checkpoint", proc=proc, log=log, interval=0.02,
+            timeout=120,
+            what=f"epoch {after_epoch} of the CNN and its checkpoint",
+            proc=proc,
+            log=log,
+            interval=0.02,
         )
         os.kill(pids[0], sig)
         rc = proc.wait(timeout=120)
@@ -66,7 +76,9 @@ def _interrupt_training(workdir, logdir, name, after_epoch, sig):
         stop_tree(proc.pid)
     train_log = tail(workdir / TRAIN_LOG, 10**6)
     assert rc != 0, f"snakemake should fail when training is interrupted\n{tail(log)}"
-    assert f"TrainingInterrupted: training interrupted by signal {int(sig)}" in train_log, train_log
+    assert f"TrainingInterrupted: training interrupted by signal {int(sig)}" in train_log, (
+        train_log
+    )
     assert (workdir / CHECKPOINT).exists(), "no checkpoint left behind"
     assert not (workdir / PREDICTIONS).exists(), "a failed job must leave no output"
     return train_log
@@ -86,7 +98,9 @@ def test_interrupted_training_resumes_to_identical_model(tmp_path, data_mirror):
     assert _resumed(second)[0] == 1 and _resumed(second)[1] >= 0, second
 
     # 3. rerun to the end: resumes from epoch 2
-    rc = run(snakemake_cmd(workdir, *LOCAL, targets=(PREDICTIONS,)), logs / "3_resume.log", timeout=240)
+    rc = run(
+        snakemake_cmd(workdir, *LOCAL, targets=(PREDICTIONS,)), logs / "3_resume.log", timeout=240
+    )
     assert rc == 0, tail(logs / "3_resume.log")
     third = tail(workdir / TRAIN_LOG, 10**6)
     assert _resumed(third)[0] == 2 and _resumed(third)[1] >= 0, third
@@ -97,7 +111,11 @@ def test_interrupted_training_resumes_to_identical_model(tmp_path, data_mirror):
     resumed = snapshot(workdir, tmp_path / "resumed")
 
     # 4. the same training, uninterrupted
-    rc = run(snakemake_cmd(workdir, *LOCAL, "--forcerun", TRAIN_RULE, targets=(PREDICTIONS,)), logs / "4_reference.log", timeout=240)
+    rc = run(
+        snakemake_cmd(workdir, *LOCAL, "--forcerun", TRAIN_RULE, targets=(PREDICTIONS,)),
+        logs / "4_reference.log",
+        timeout=240,
+    )
     assert rc == 0, tail(logs / "4_reference.log")
     reference = snapshot(workdir, tmp_path / "reference")
     assert _resumed((reference / Path(TRAIN_LOG).name).read_text()) is None
@@ -105,5 +123,12 @@ def test_interrupted_training_resumes_to_identical_model(tmp_path, data_mirror):
 
     metrics = assert_same_training(resumed, reference)
     for name, text in (("SIGTERM run", first), ("SIGUSR1 run", second), ("final run", third)):
-        print(name, [line.split(" INFO ")[-1] for line in text.splitlines() if "signal" in line or "resumed" in line])
+        print(
+            name,
+            [
+                line.split(" INFO ")[-1]
+                for line in text.splitlines()
+                if "signal" in line or "resumed" in line
+            ],
+        )
     print("test-split metrics, resumed twice vs uninterrupted:", metrics)

@@ -64,14 +64,19 @@ SITE_ENV = {
 def _slurm_cmd(workdir, *extra):
     return snakemake_cmd(
         workdir,
-        "--profile", str(PROFILE),
+        "--profile",
+        str(PROFILE),
         # the workflow's own profiles/default (local: cores 2, latency-wait 5) would override it
-        "--workflow-profile", "none",
+        "--workflow-profile",
+        "none",
         # test speed: poll SLURM every second at first; keep logs; no automatic retry
-        "--slurm-init-seconds-before-status-checks", "1",
+        "--slurm-init-seconds-before-status-checks",
+        "1",
         "--slurm-keep-successful-logs",
-        "--retries", "0",
-        "--latency-wait", "10",
+        "--retries",
+        "0",
+        "--latency-wait",
+        "10",
         "--verbose",  # logs each sbatch call
         *extra,
     )
@@ -98,17 +103,34 @@ def slurm_run(tmp_path_factory, data_mirror):
     procs = []
     try:
         # the jobs Snakemake plans for the workflow (dry run in an empty directory, meanwhile)
-        dag = start(snakemake_cmd(base / "dag", "--dry-run", "--cores", "1", "--workflow-profile", "none"), logs / "0_dag.log")
+        dag = start(
+            snakemake_cmd(base / "dag", "--dry-run", "--cores", "1", "--workflow-profile", "none"),
+            logs / "0_dag.log",
+        )
         procs.append(dag)
 
         # 1. run; SIGTERM the training job through SLURM after its first epoch
         first_log = logs / "1_gpus.log"
-        proc = start(_slurm_cmd(workdir), first_log, env={**env, "GENOMELEARN_SLURM_GPU_REQUEST": "gpus"})
+        proc = start(
+            _slurm_cmd(workdir), first_log, env={**env, "GENOMELEARN_SLURM_GPU_REQUEST": "gpus"}
+        )
         procs.append(proc)
-        job_id = wait_for(lambda: running_job_id(workdir, TRAIN_RULE, "_fold0_"), timeout=330,
-                          what="the CNN's SLURM job to start", proc=proc, log=first_log, interval=0.5)
-        wait_for(lambda: epoch_checkpointed(workdir, 1, 0), timeout=120,
-                 what="epoch 1 of the CNN in its SLURM job and its checkpoint", proc=proc, log=first_log, interval=0.02)
+        job_id = wait_for(
+            lambda: running_job_id(workdir, TRAIN_RULE, "_fold0_"),
+            timeout=330,
+            what="the CNN's SLURM job to start",
+            proc=proc,
+            log=first_log,
+            interval=0.5,
+        )
+        wait_for(
+            lambda: epoch_checkpointed(workdir, 1, 0),
+            timeout=120,
+            what="epoch 1 of the CNN in its SLURM job and its checkpoint",
+            proc=proc,
+            log=first_log,
+            interval=0.02,
+        )
         subprocess.run(["scancel", "--signal=TERM", job_id], check=True)
         first_rc = proc.wait(timeout=180)
         first_train_log = tail(workdir / TRAIN_LOG, 10**6)
@@ -117,13 +139,29 @@ def slurm_run(tmp_path_factory, data_mirror):
         # copy of the inputs the SLURM jobs made
         copy_inputs(workdir, refdir)
         ref_log = logs / "3_reference.log"
-        ref = start(snakemake_cmd(refdir, "--cores", "2", "--workflow-profile", "none", "--set-threads",
-                                  f"{TRAIN_RULE}={cpus}", targets=(PREDICTIONS,)), ref_log)
+        ref = start(
+            snakemake_cmd(
+                refdir,
+                "--cores",
+                "2",
+                "--workflow-profile",
+                "none",
+                "--set-threads",
+                f"{TRAIN_RULE}={cpus}",
+                targets=(PREDICTIONS,),
+            ),
+            ref_log,
+        )
         procs.append(ref)
 
         # 2. rerun to the end, GPUs requested as generic resources this time
         second_log = logs / "2_gres.log"
-        second_rc = run(_slurm_cmd(workdir), second_log, env={**env, "GENOMELEARN_SLURM_GPU_REQUEST": "gres"}, timeout=300)
+        second_rc = run(
+            _slurm_cmd(workdir),
+            second_log,
+            env={**env, "GENOMELEARN_SLURM_GPU_REQUEST": "gres"},
+            timeout=300,
+        )
         assert second_rc == 0, tail(second_log)
         resumed = snapshot(workdir, base / "resumed")
         jobs = slurm_jobs(workdir)
@@ -136,13 +174,33 @@ def slurm_run(tmp_path_factory, data_mirror):
         for proc in procs:
             stop_tree(proc.pid)
         cancel_jobs(workdir)
-    summary = jobs[["job_id", "rule", "state", "exit_code", "partition", "tres_per_job", "tres_per_node",
-                    "time_limit", "min_memory", "num_cpus"]]
+    summary = jobs[
+        [
+            "job_id",
+            "rule",
+            "state",
+            "exit_code",
+            "partition",
+            "tres_per_job",
+            "tres_per_node",
+            "time_limit",
+            "min_memory",
+            "num_cpus",
+        ]
+    ]
     print("\nSLURM jobs of the workflow (scontrol):\n" + summary.to_string(index=False))
     return {
-        "workdir": workdir, "expected": expected, "jobs": jobs, "first_rc": first_rc, "killed_job": int(job_id),
-        "first_train_log": first_train_log, "first_log": first_log, "second_log": second_log,
-        "resumed": resumed, "reference": reference, "cpus": int(cpus),
+        "workdir": workdir,
+        "expected": expected,
+        "jobs": jobs,
+        "first_rc": first_rc,
+        "killed_job": int(job_id),
+        "first_train_log": first_train_log,
+        "first_log": first_log,
+        "second_log": second_log,
+        "resumed": resumed,
+        "reference": reference,
+        "cpus": int(cpus),
     }
 
 
@@ -180,20 +238,28 @@ def test_training_on_gpu_partition_with_gpu_request(slurm_run):
     assert (train["time_limit"] == f"00:{TRAIN_RUNTIME_MIN:02d}:00").all()
     assert (train["min_memory"] == f"{TRAIN_MEM_MB}M").all()
     assert (train["num_cpus"] == slurm_run["cpus"]).all()
-    default_partition = subprocess.run(["sinfo", "-h", "-o", "%P"], capture_output=True, text=True).stdout
+    default_partition = subprocess.run(
+        ["sinfo", "-h", "-o", "%P"], capture_output=True, text=True
+    ).stdout
     default_partition = next(p.rstrip("*") for p in default_partition.split() if p.endswith("*"))
     assert (cpu["partition"] == default_partition).all(), cpu.to_string()
     assert (cpu["tres_per_job"] == "").all() and (cpu["tres_per_node"] == "").all()
     defaults = profile_settings(PROFILE, SITE_ENV)["default-resources"]
     assert (cpu["min_memory"] == f"{defaults['mem_mb']}M").all(), cpu.to_string()
-    assert (cpu["time_limit"] == f"{defaults['runtime'] // 60:02d}:{defaults['runtime'] % 60:02d}:00").all()
+    assert (
+        cpu["time_limit"] == f"{defaults['runtime'] // 60:02d}:{defaults['runtime'] % 60:02d}:00"
+    ).all()
 
     calls = [(call, "--gpus=1") for call in first] + [(call, "--gres=gpu:1") for call in second]
     for call, request in calls:
         assert " -p gpu " in call and request in call, call
         assert f"--signal=TERM@{SIGNAL_SECONDS}" in call and "--requeue" in call, call
-        assert f"--cpus-per-task={slurm_run['cpus']}" in call and f"--mem {TRAIN_MEM_MB}" in call, call
-    assert not any("--gres" in call for call in first) and not any("--gpus" in call for call in second)
+        assert (
+            f"--cpus-per-task={slurm_run['cpus']}" in call and f"--mem {TRAIN_MEM_MB}" in call
+        ), call
+    assert not any("--gres" in call for call in first) and not any(
+        "--gpus" in call for call in second
+    )
 
 
 def test_preempted_training_resumed_from_checkpoint(slurm_run):
@@ -201,13 +267,20 @@ def test_preempted_training_resumed_from_checkpoint(slurm_run):
     first = slurm_run["first_train_log"]
     assert "TrainingInterrupted: training interrupted by signal 15" in first, first
     resumed_log = (slurm_run["resumed"] / Path(TRAIN_LOG).name).read_text()
-    match = re.search(r"resumed from \S+last\.pt: (\d+) epochs done, next batch (\d+)", resumed_log)
+    match = re.search(
+        r"resumed from \S+last\.pt: (\d+) epochs done, next batch (\d+)", resumed_log
+    )
     assert match, resumed_log
-    assert int(match.group(1)) >= 1 and int(match.group(2)) > 0, match.group(0)  # inside epoch 2 or later
+    assert int(match.group(1)) >= 1 and int(match.group(2)) > 0, match.group(
+        0
+    )  # inside epoch 2 or later
     history = pd.read_csv(slurm_run["resumed"] / "history.tsv", sep="\t")
     assert history["epoch"].tolist() == [1, 2, 3, 4, 5, 6]
     assert 1 <= history["resumed_from_epoch"].iloc[0] < 6
-    print("\nSIGTERM:", [line.split(" INFO ")[-1] for line in first.splitlines() if "signal" in line][:1])
+    print(
+        "\nSIGTERM:",
+        [line.split(" INFO ")[-1] for line in first.splitlines() if "signal" in line][:1],
+    )
     print("rerun:", match.group(0))
 
 

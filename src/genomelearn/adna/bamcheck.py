@@ -54,7 +54,7 @@ def sniff_format(path: str | os.PathLike) -> str:
                 inflated = b""
         if inflated[:4] == BAM_MAGIC:
             return "bam"
-        if inflated[:1] == b"@" and not inflated[:3] in (b"@HD", b"@SQ", b"@RG", b"@PG", b"@CO"):
+        if inflated[:1] == b"@" and inflated[:3] not in (b"@HD", b"@SQ", b"@RG", b"@PG", b"@CO"):
             return "fastq.gz"
         return "gzip"
     if head[:1] == b"@":
@@ -139,7 +139,10 @@ def open_bam(
         save = pysam.set_verbosity(0)
         try:
             bam = pysam.AlignmentFile(
-                str(path), "rb", index_filename=str(index_path) if index_path else None, check_sq=False
+                str(path),
+                "rb",
+                index_filename=str(index_path) if index_path else None,
+                check_sq=False,
             )
         finally:
             pysam.set_verbosity(save)

@@ -135,7 +135,9 @@ def wilson_interval(count, total, level: float = 0.95) -> tuple[np.ndarray, np.n
 
 def compare_damage(ours: pd.DataFrame, theirs: pd.DataFrame) -> pd.DataFrame:
     """Join two damage tables on (end, position, substitution); adds ``abs_diff`` of frequencies."""
-    merged = ours.merge(theirs, on=["end", "position", "substitution"], suffixes=("", "_ref"), how="outer")
+    merged = ours.merge(
+        theirs, on=["end", "position", "substitution"], suffixes=("", "_ref"), how="outer"
+    )
     merged["abs_diff"] = (merged["frequency"].fillna(0) - merged["frequency_ref"].fillna(0)).abs()
     return merged
 
@@ -154,7 +156,11 @@ def length_table(length_counts: dict) -> pd.DataFrame:
     for source, hist in sorted(length_counts.items()):
         hist = np.asarray(hist)
         nz = np.flatnonzero(hist)
-        rows.append(pd.DataFrame({"length_source": source, "length": nz, "count": hist[nz].astype(np.int64)}))
+        rows.append(
+            pd.DataFrame(
+                {"length_source": source, "length": nz, "count": hist[nz].astype(np.int64)}
+            )
+        )
     if not rows:
         return pd.DataFrame(columns=["length_source", "length", "count", "fraction"])
     out = pd.concat(rows, ignore_index=True)
@@ -167,7 +173,9 @@ def damage_summary(table: pd.DataFrame) -> dict:
     the mean of the other substitutions at positions 10–25 (background)."""
 
     def freq(end, sub, pos):
-        row = table[(table["end"] == end) & (table["substitution"] == sub) & (table["position"] == pos)]
+        row = table[
+            (table["end"] == end) & (table["substitution"] == sub) & (table["position"] == pos)
+        ]
         return float(row["frequency"].iloc[0]) if len(row) else float("nan")
 
     inner = table[(table["position"] >= 10) & ~table["substitution"].isin(["C>T", "G>A"])]
@@ -179,8 +187,14 @@ def damage_summary(table: pd.DataFrame) -> dict:
     }
 
 
-def plot_damage(table: pd.DataFrame, path: str | os.PathLike, title: str = "", n_reads: int | None = None,
-                min_reads: int = 0, ci_level: float = 0.95) -> None:
+def plot_damage(
+    table: pd.DataFrame,
+    path: str | os.PathLike,
+    title: str = "",
+    n_reads: int | None = None,
+    min_reads: int = 0,
+    ci_level: float = 0.95,
+) -> None:
     """mapDamage-style plot: C→T from the 5' end (left) and G→A from the 3' end (right, mirrored),
     other substitutions in grey; C→T and G→A with their Wilson ``ci_level`` bands.
 
@@ -208,13 +222,20 @@ def plot_damage(table: pd.DataFrame, path: str | os.PathLike, title: str = "", n
             elif sub == "G>A":
                 style = {"color": "tab:blue", "lw": 2, "label": "G>A"}
             else:
-                style = {"color": "grey", "lw": 0.7, "alpha": 0.6, "label": "other" if sub == "A>C" else None}
+                style = {
+                    "color": "grey",
+                    "lw": 0.7,
+                    "alpha": 0.6,
+                    "label": "other" if sub == "A>C" else None,
+                }
             ax.plot(rows["position"], rows["frequency"], **style)
             if sub in ("C>T", "G>A") and len(rows):
                 low, high = wilson_interval(rows["count"], rows["total"], ci_level)
                 ax.fill_between(rows["position"], low, high, color=style["color"], alpha=0.2, lw=0)
                 ymax = max(ymax, float(np.nanmax(high)) if np.isfinite(high).any() else 0)
-            ymax = max(ymax, float(np.nanmax(rows["frequency"])) if rows["frequency"].notna().any() else 0)
+            ymax = max(
+                ymax, float(np.nanmax(rows["frequency"])) if rows["frequency"].notna().any() else 0
+            )
         ax.set_xlabel(f"distance from the {end[0]}' end (bp)")
         if end == "3p":
             ax.invert_xaxis()

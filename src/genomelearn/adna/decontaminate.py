@@ -77,15 +77,24 @@ def contamination_estimate(kept: int, scored: int, tpr: float, fpr: float) -> di
     """
     if scored == 0 or not tpr > fpr:
         nan = float("nan")
-        return {"share_kept": kept / scored if scored else nan, "contamination": nan,
-                "contamination_low": nan, "contamination_high": nan}
+        return {
+            "share_kept": kept / scored if scored else nan,
+            "contamination": nan,
+            "contamination_low": nan,
+            "contamination_high": nan,
+        }
     k = kept / scored
     lo_k, hi_k = wilson_interval(kept, scored)
 
     def c_of(share):
         return float(np.clip((tpr - share) / (tpr - fpr), 0.0, 1.0))
 
-    return {"share_kept": k, "contamination": c_of(k), "contamination_low": c_of(hi_k), "contamination_high": c_of(lo_k)}
+    return {
+        "share_kept": k,
+        "contamination": c_of(k),
+        "contamination_low": c_of(hi_k),
+        "contamination_high": c_of(lo_k),
+    }
 
 
 def write_authentic_bam(
@@ -127,8 +136,14 @@ def write_authentic_bam(
 
     from genomelearn.adna.bamcheck import open_bam
 
-    if len(tag) != 2 or not (tag[0] in "XYZ" or any(ch.islower() for ch in tag)) or not tag.isalnum():
-        raise InputError(f"score tag {tag!r} is not a SAM local-use tag (X?, Y?, Z? or with a lowercase letter)")
+    if (
+        len(tag) != 2
+        or not (tag[0] in "XYZ" or any(ch.islower() for ch in tag))
+        or not tag.isalnum()
+    ):
+        raise InputError(
+            f"score tag {tag!r} is not a SAM local-use tag (X?, Y?, Z? or with a lowercase letter)"
+        )
     records = np.asarray(records, dtype=np.int64)
     scores = np.asarray(scores, dtype=np.float64)
     keep = scores > threshold
@@ -146,8 +161,11 @@ def write_authentic_bam(
     try:
         header = bam.header.to_dict()
         header.setdefault("PG", []).append(
-            {"ID": f"genomelearn-ancient_dna.{len(header.get('PG', []))}", "PN": "genomelearn",
-             "CL": f"authentic reads of {sample}: {tag}:f score > {threshold:.6g}"}
+            {
+                "ID": f"genomelearn-ancient_dna.{len(header.get('PG', []))}",
+                "PN": "genomelearn",
+                "CL": f"authentic reads of {sample}: {tag}:f score > {threshold:.6g}",
+            }
         )
         with pysam.AlignmentFile(str(tmp), "wb", header=header) as out:
             j = 0

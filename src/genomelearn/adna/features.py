@@ -49,7 +49,12 @@ PAD = 6  # base code of padding positions (codes 0-3 ACGT, 4 N)
 DAMAGE_NONE, DAMAGE_CT, DAMAGE_GA, DAMAGE_OTHER, DAMAGE_UNALIGNED = 0, 1, 2, 3, 4
 N_CHANNELS = {"read_cnn": 4, "damage_cnn": 9, "damage_nolength_cnn": 9, "ends_cnn": 7}
 N_SCALARS = {"read_cnn": 0, "damage_cnn": 1, "damage_nolength_cnn": 0, "ends_cnn": 0}
-POOLING = {"read_cnn": "max_mean", "damage_cnn": "max_mean", "damage_nolength_cnn": "max", "ends_cnn": "max_mean"}
+POOLING = {
+    "read_cnn": "max_mean",
+    "damage_cnn": "max_mean",
+    "damage_nolength_cnn": "max",
+    "ends_cnn": "max_mean",
+}
 #: version of the read encoding; a model bundle trained on another version is refused
 #: (2: ends_cnn masks the overlap of short reads instead of repeating bases; damage_nolength_cnn)
 FEATURE_VERSION = 2
@@ -85,11 +90,18 @@ class ReadArrays:
 
     def take(self, idx: np.ndarray) -> ReadArrays:
         """Rows ``idx`` (a new ReadArrays)."""
-        return ReadArrays(*(getattr(self, f)[idx] for f in ("bases", "damage", "read_length", "n_bases", "length")),
-                          ends=self.ends)
+        return ReadArrays(
+            *(
+                getattr(self, f)[idx]
+                for f in ("bases", "damage", "read_length", "n_bases", "length")
+            ),
+            ends=self.ends,
+        )
 
 
-def source_positions(read_length: np.ndarray, width: int, max_length: int, ends: int = 0) -> np.ndarray:
+def source_positions(
+    read_length: np.ndarray, width: int, max_length: int, ends: int = 0
+) -> np.ndarray:
     """Position in the read (0-based from the 5' end) of each of the first ``width`` encoded
     columns, int64 (N, width); reads longer than ``max_length`` skip their middle. With ``ends``,
     the first ``ends`` columns are the first bases and the next ``ends`` the last bases; columns
@@ -97,7 +109,9 @@ def source_positions(read_length: np.ndarray, width: int, max_length: int, ends:
     j = np.arange(width, dtype=np.int64)[None, :]
     rl = np.asarray(read_length, dtype=np.int64)[:, None]
     if ends:
-        return np.where(ends_valid(read_length, ends)[:, :width], np.where(j < ends, j, rl - 2 * ends + j), 0)
+        return np.where(
+            ends_valid(read_length, ends)[:, :width], np.where(j < ends, j, rl - 2 * ends + j), 0
+        )
     return np.where((rl > max_length) & (j >= max_length // 2), rl - (max_length - j), j)
 
 
@@ -136,7 +150,11 @@ def encode_reads(table, max_length: int = 150, chunk: int = 50000, ends: int = 0
     bases = np.full((n, max_length), PAD, dtype=np.uint8)
     damage = np.zeros((n, max_length), dtype=np.uint8)
     read_len = np.diff(off)
-    n_bases = np.full(n, max_length, np.int32) if ends else np.minimum(read_len, max_length).astype(np.int32)
+    n_bases = (
+        np.full(n, max_length, np.int32)
+        if ends
+        else np.minimum(read_len, max_length).astype(np.int32)
+    )
     if ends and n and read_len.min() < 1:
         raise ValueError("encode_reads: empty read")
     j = np.arange(max_length, dtype=np.int64)[None, :]
@@ -182,11 +200,20 @@ class ReadSource:
         length_mean, length_std: standardisation of log fragment length (from the training set).
     """
 
-    def __init__(self, arrays: ReadArrays, kind: str, targets=None, length_mean: float = 0.0, length_std: float = 1.0):
+    def __init__(
+        self,
+        arrays: ReadArrays,
+        kind: str,
+        targets=None,
+        length_mean: float = 0.0,
+        length_std: float = 1.0,
+    ):
         if kind not in N_CHANNELS:
             raise ValueError(f"unknown model kind {kind!r}; expected one of {sorted(N_CHANNELS)}")
         if (kind == "ends_cnn") != bool(arrays.ends):
-            raise ValueError("ends_cnn needs arrays from encode_reads(..., ends=E) and the other models full reads")
+            raise ValueError(
+                "ends_cnn needs arrays from encode_reads(..., ends=E) and the other models full reads"
+            )
         self.arrays = arrays
         self.kind = kind
         self.targets = None if targets is None else np.asarray(targets, dtype=np.int64)
@@ -219,7 +246,9 @@ class ReadSource:
             x[:, :, 4] = dmg == DAMAGE_OTHER
             j = np.arange(lb)
             x[:, :, 5] = np.where(j < a.ends, np.exp(-j / POSITION_SCALE), 0.0)[None, :]
-            x[:, :, 6] = np.where(j >= a.ends, np.exp(-(2 * a.ends - 1 - j) / POSITION_SCALE), 0.0)[None, :]
+            x[:, :, 6] = np.where(
+                j >= a.ends, np.exp(-(2 * a.ends - 1 - j) / POSITION_SCALE), 0.0
+            )[None, :]
             x *= mask[:, :, None]  # masked columns (overlap of short reads) are all zero
         else:
             onehot = np.zeros((7, 4), dtype=np.float32)
@@ -234,7 +263,9 @@ class ReadSource:
             x[:, :, 7] = np.exp(-src / POSITION_SCALE) * mask
             x[:, :, 8] = np.exp(-(rl[:, None] - 1 - src) / POSITION_SCALE) * mask
         if N_SCALARS[self.kind]:
-            scalars = ((np.log(np.maximum(a.length[indices], 1)) - self.length_mean) / self.length_std)[:, None]
+            scalars = (
+                (np.log(np.maximum(a.length[indices], 1)) - self.length_mean) / self.length_std
+            )[:, None]
         else:
             scalars = np.zeros((b, 0), dtype=np.float32)
         out = (
@@ -257,4 +288,6 @@ def build_read_model(kind: str, filters: int = 32, kernel_size: int = 5, hidden:
 
     if kind not in N_CHANNELS:
         raise ValueError(f"unknown model {kind!r}; expected one of {sorted(N_CHANNELS)}")
-    return ReadCNN(N_CHANNELS[kind], N_SCALARS[kind], filters, kernel_size, hidden, pooling=POOLING[kind])
+    return ReadCNN(
+        N_CHANNELS[kind], N_SCALARS[kind], filters, kernel_size, hidden, pooling=POOLING[kind]
+    )

@@ -53,10 +53,14 @@ def read_frame(table: pa.Table, sheet: pd.DataFrame, splits: pd.DataFrame) -> pd
     return frame
 
 
-def training_indices(frame: pd.DataFrame, split: str, cap_per_class: int | None, seed: int) -> np.ndarray:
+def training_indices(
+    frame: pd.DataFrame, split: str, cap_per_class: int | None, seed: int
+) -> np.ndarray:
     """Class-balanced (within each group) indices of labelled reads of one split."""
     idx = np.flatnonzero((frame["split"].to_numpy() == split) & (frame["y"].to_numpy() >= 0))
-    pick = balanced_sample(frame["y"].to_numpy()[idx], frame["group"].to_numpy()[idx], cap_per_class, seed)
+    pick = balanced_sample(
+        frame["y"].to_numpy()[idx], frame["group"].to_numpy()[idx], cap_per_class, seed
+    )
     return idx[pick]
 
 
@@ -86,8 +90,12 @@ def train_read_model(
 
     log = log or (lambda m: None)
     seed = int(train_config.seed)
-    train_idx = training_indices(frame, "train", model_settings.get("max_train_reads_per_class"), seed)
-    val_idx = training_indices(frame, "validation", model_settings.get("max_val_reads_per_class"), seed + 1)
+    train_idx = training_indices(
+        frame, "train", model_settings.get("max_train_reads_per_class"), seed
+    )
+    val_idx = training_indices(
+        frame, "validation", model_settings.get("max_val_reads_per_class"), seed + 1
+    )
     if len(train_idx) == 0 or len(val_idx) == 0:
         raise InputError(
             f"{kind}: no class-balanced training ({len(train_idx)}) or validation ({len(val_idx)}) reads: every "
@@ -111,21 +119,37 @@ def train_read_model(
         "n_train": len(train_idx),
         "n_validation": len(val_idx),
     }
-    log(f"{kind}: {len(train_idx)} training reads ({int(y[train_idx].sum())} ancient), "
-        f"{len(val_idx)} validation reads ({int(y[val_idx].sum())} ancient)")
+    log(
+        f"{kind}: {len(train_idx)} training reads ({int(y[train_idx].sum())} ancient), "
+        f"{len(val_idx)} validation reads ({int(y[val_idx].sum())} ancient)"
+    )
     seed_everything(seed)
     model = build_read_model(kind, meta["filters"], meta["kernel_size"], meta["hidden"])
     src_tr = ReadSource(tr, kind, y[train_idx], meta["length_mean"], meta["length_std"])
     src_va = ReadSource(va, kind, y[val_idx], meta["length_mean"], meta["length_std"])
-    result = fit(model, src_tr, src_va, classification_loss, train_config, checkpoint_dir=checkpoint_dir, log=log,
-                 fingerprint=fingerprint)
+    result = fit(
+        model,
+        src_tr,
+        src_va,
+        classification_loss,
+        train_config,
+        checkpoint_dir=checkpoint_dir,
+        log=log,
+        fingerprint=fingerprint,
+    )
     meta["best_epoch"] = int(result.best_epoch)
     meta["device"] = result.device
     return model.cpu(), meta, result
 
 
-def score_reads(model, meta: dict, table: pa.Table, batch_size: int = 2048, chunk: int = 50000,
-                device: str = "auto") -> np.ndarray:
+def score_reads(
+    model,
+    meta: dict,
+    table: pa.Table,
+    batch_size: int = 2048,
+    chunk: int = 50000,
+    device: str = "auto",
+) -> np.ndarray:
     """P(ancient) of every read of ``table`` (float32 (N,)), in table order.
 
     Reads are scored in chunks sorted by length (little padding per batch)."""
@@ -137,7 +161,9 @@ def score_reads(model, meta: dict, table: pa.Table, batch_size: int = 2048, chun
     order = np.argsort(read_len, kind="stable")
     for s in range(0, n, chunk):
         idx = order[s : s + chunk]
-        arrays = encode_reads(table.take(pa.array(idx)), meta["max_length"], ends=meta.get("ends", 0))
+        arrays = encode_reads(
+            table.take(pa.array(idx)), meta["max_length"], ends=meta.get("ends", 0)
+        )
         src = ReadSource(arrays, meta["kind"], None, meta["length_mean"], meta["length_std"])
         out[idx] = predict(model, src, batch_size=batch_size, device=device)[:, 1]
     return out
@@ -154,8 +180,10 @@ def fit_length_model(length: np.ndarray, y: np.ndarray, n_knots: int = 8):
     from sklearn.preprocessing import SplineTransformer
 
     x = np.log(np.maximum(np.asarray(length, dtype=float), 1.0))[:, None]
-    model = make_pipeline(SplineTransformer(n_knots=n_knots, degree=3, extrapolation="constant"),
-                          LogisticRegression(max_iter=2000))
+    model = make_pipeline(
+        SplineTransformer(n_knots=n_knots, degree=3, extrapolation="constant"),
+        LogisticRegression(max_iter=2000),
+    )
     model.fit(x, np.asarray(y))
     return model
 
@@ -166,7 +194,9 @@ def length_model_scores(model, length: np.ndarray) -> np.ndarray:
     return model.predict_proba(x)[:, 1]
 
 
-def evaluation_subsets(frame: pd.DataFrame, idx: np.ndarray, bin_width: int = 10, seed: int = 0) -> dict:
+def evaluation_subsets(
+    frame: pd.DataFrame, idx: np.ndarray, bin_width: int = 10, seed: int = 0
+) -> dict:
     """Evaluation subsets of the labelled reads ``idx`` (indices into ``frame``).
 
     ``all``; ``length_matched`` (equal class counts per ``bin_width`` bin of fragment length);
@@ -181,11 +211,15 @@ def evaluation_subsets(frame: pd.DataFrame, idx: np.ndarray, bin_width: int = 10
         "all": idx,
         "length_matched": idx[length_matched_indices(length, y, bin_width, seed)],
         "read_length_matched": idx[length_matched_indices(read_length, y, bin_width, seed)],
-        "length_2d_matched": idx[length_matched_indices(np.c_[read_length, length], y, bin_width, seed)],
+        "length_2d_matched": idx[
+            length_matched_indices(np.c_[read_length, length], y, bin_width, seed)
+        ],
     }
 
 
-def _ranking_metrics_weighted(y_sorted: np.ndarray, last_of_tie: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+def _ranking_metrics_weighted(
+    y_sorted: np.ndarray, last_of_tie: np.ndarray, w: np.ndarray
+) -> tuple[float, float]:
     """AUROC and AUPRC (average precision) of reads sorted by descending score, each read weighted
     by ``w`` (its individual's bootstrap multiplicity); ties scored as in scikit-learn."""
     tp = np.cumsum(w * y_sorted)[last_of_tie]
@@ -200,8 +234,14 @@ def _ranking_metrics_weighted(y_sorted: np.ndarray, last_of_tie: np.ndarray, w: 
     return auroc, auprc
 
 
-def individual_bootstrap(y: np.ndarray, score: np.ndarray, individual: np.ndarray, n_boot: int = 200,
-                         seed: int = 0, level: float = 0.95) -> dict:
+def individual_bootstrap(
+    y: np.ndarray,
+    score: np.ndarray,
+    individual: np.ndarray,
+    n_boot: int = 200,
+    seed: int = 0,
+    level: float = 0.95,
+) -> dict:
     """Percentile confidence intervals of AUROC and AUPRC by bootstrapping individuals.
 
     Individuals (not reads) are resampled with replacement within each label, so the interval
@@ -238,11 +278,23 @@ def individual_bootstrap(y: np.ndarray, score: np.ndarray, individual: np.ndarra
     a = (1 - level) / 2
     lo = np.nanquantile(stats, a, axis=0)
     hi = np.nanquantile(stats, 1 - a, axis=0)
-    return {"auroc_low": float(lo[0]), "auroc_high": float(hi[0]), "auprc_low": float(lo[1]), "auprc_high": float(hi[1])}
+    return {
+        "auroc_low": float(lo[0]),
+        "auroc_high": float(hi[0]),
+        "auprc_low": float(lo[1]),
+        "auprc_high": float(hi[1]),
+    }
 
 
-def evaluate(frame: pd.DataFrame, scores: Mapping[str, np.ndarray], thresholds: Mapping[str, float],
-             bin_width: int = 10, seed: int = 0, reads: np.ndarray | None = None, n_boot: int = 200):
+def evaluate(
+    frame: pd.DataFrame,
+    scores: Mapping[str, np.ndarray],
+    thresholds: Mapping[str, float],
+    bin_width: int = 10,
+    seed: int = 0,
+    reads: np.ndarray | None = None,
+    n_boot: int = 200,
+):
     """Metrics of every model on the evaluated reads and on the length-matched subsets, with
     individual-bootstrap CIs of AUROC and AUPRC (:func:`individual_bootstrap`).
 
@@ -271,17 +323,30 @@ def evaluate(frame: pd.DataFrame, scores: Mapping[str, np.ndarray], thresholds: 
             sc = np.asarray(score)[idx]
             m = binary_metrics(y[idx], sc, thresholds.get(name, 0.5))
             ci = individual_bootstrap(y[idx], sc, individual[idx], n_boot, seed)
-            rows.append({"model": name, "subset": subset, "n": m["n"], "n_ancient": int(y[idx].sum()),
-                         "n_modern": int((y[idx] == 0).sum()), "n_ancient_individuals": n_ind[1],
-                         "n_modern_individuals": n_ind[0], "auroc": m["auroc"], **{k: ci[k] for k in ("auroc_low", "auroc_high")},
-                         "auprc": m["auprc"], **{k: ci[k] for k in ("auprc_low", "auprc_high")},
-                         "accuracy": m["accuracy"], "balanced_accuracy": m["balanced_accuracy"],
-                         "threshold": thresholds.get(name, 0.5)})
+            rows.append(
+                {
+                    "model": name,
+                    "subset": subset,
+                    "n": m["n"],
+                    "n_ancient": int(y[idx].sum()),
+                    "n_modern": int((y[idx] == 0).sum()),
+                    "n_ancient_individuals": n_ind[1],
+                    "n_modern_individuals": n_ind[0],
+                    "auroc": m["auroc"],
+                    **{k: ci[k] for k in ("auroc_low", "auroc_high")},
+                    "auprc": m["auprc"],
+                    **{k: ci[k] for k in ("auprc_low", "auprc_high")},
+                    "accuracy": m["accuracy"],
+                    "balanced_accuracy": m["balanced_accuracy"],
+                    "threshold": thresholds.get(name, 0.5),
+                }
+            )
     return pd.DataFrame(rows), subsets
 
 
-def decontamination_threshold(frame: pd.DataFrame, score: np.ndarray, target_fpr: float,
-                              min_individuals: int = 3) -> dict:
+def decontamination_threshold(
+    frame: pd.DataFrame, score: np.ndarray, target_fpr: float, min_individuals: int = 3
+) -> dict:
     """Threshold at ``target_fpr`` on the modern validation reads, with the keep rates (TPR, FPR)
     of the validation reads of both classes (see :mod:`genomelearn.adna.decontaminate`).
 
@@ -305,7 +370,9 @@ def decontamination_threshold(frame: pd.DataFrame, score: np.ndarray, target_fpr
     score = np.asarray(score, dtype=np.float64)
     neg = score[(split == "validation") & (y == 0)]
     if len(neg) == 0:
-        raise InputError("no modern reads among the validation individuals: cannot choose a threshold")
+        raise InputError(
+            "no modern reads among the validation individuals: cannot choose a threshold"
+        )
     t = threshold_at_fpr(neg, target_fpr)
     out = {"target_fpr": float(target_fpr), "threshold": t}
     individual = frame["individual"].to_numpy()
@@ -315,12 +382,16 @@ def decontamination_threshold(frame: pd.DataFrame, score: np.ndarray, target_fpr
         out[f"validation_{name}"] = float(np.mean(score[sel] > t)) if sel.any() else float("nan")
         out[f"validation_n_{word}"] = int(sel.sum())
         out[f"validation_{word}_individuals"] = int(pd.unique(individual[sel]).size)
-    short = [f"{out[f'validation_{w}_individuals']} {w}" for w in ("ancient", "modern")
-             if out[f"validation_{w}_individuals"] < min_individuals]
+    short = [
+        f"{out[f'validation_{w}_individuals']} {w}"
+        for w in ("ancient", "modern")
+        if out[f"validation_{w}_individuals"] < min_individuals
+    ]
     out["estimate_applies"] = not short
     out["estimate_reason"] = (
-        "" if not short else
-        f"keep rates from only {' and '.join(short)} validation individual(s); the contamination "
+        ""
+        if not short
+        else f"keep rates from only {' and '.join(short)} validation individual(s); the contamination "
         f"estimate needs at least {min_individuals} per label"
     )
     anc = frame.loc[(split == "validation") & (y == 1), ["library", "group"]].drop_duplicates()
@@ -343,7 +414,9 @@ BUNDLE_FORMAT = "genomelearn-adna-bundle"
 BUNDLE_VERSION = 1
 
 
-def write_bundle(directory, model, meta: dict, threshold: dict, settings: dict, fingerprint: str) -> None:
+def write_bundle(
+    directory, model, meta: dict, threshold: dict, settings: dict, fingerprint: str
+) -> None:
     """Write a reusable model bundle: ``weights.pt`` (state dict only) and ``bundle.json``
     (format, kind, feature version, encoding/architecture meta, decontamination threshold with its
     validation keep rates, settings, training-data fingerprint, sha256 of the weights)."""
@@ -361,12 +434,20 @@ def write_bundle(directory, model, meta: dict, threshold: dict, settings: dict, 
     weights = directory / "weights.pt"
     torch.save(model.state_dict(), weights)
     info = {
-        "format": BUNDLE_FORMAT, "bundle_version": BUNDLE_VERSION, "kind": meta["kind"],
-        "feature_version": FEATURE_VERSION, "genomelearn_version": __version__, "meta": meta,
-        "threshold": threshold, "settings": settings, "training_fingerprint": fingerprint,
+        "format": BUNDLE_FORMAT,
+        "bundle_version": BUNDLE_VERSION,
+        "kind": meta["kind"],
+        "feature_version": FEATURE_VERSION,
+        "genomelearn_version": __version__,
+        "meta": meta,
+        "threshold": threshold,
+        "settings": settings,
+        "training_fingerprint": fingerprint,
         "weights_sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
     }
-    (directory / "bundle.json").write_text(json.dumps(info, indent=2, sort_keys=True, default=str) + "\n")
+    (directory / "bundle.json").write_text(
+        json.dumps(info, indent=2, sort_keys=True, default=str) + "\n"
+    )
 
 
 def load_bundle(directory):
@@ -393,8 +474,10 @@ def load_bundle(directory):
     directory = Path(directory)
     path = directory / "bundle.json"
     if not path.is_file():
-        raise InputError(f"model bundle {directory}: no bundle.json (train one with the workflow: "
-                         f"results/ancient_dna/models/<model>/)")
+        raise InputError(
+            f"model bundle {directory}: no bundle.json (train one with the workflow: "
+            f"results/ancient_dna/models/<model>/)"
+        )
     try:
         info = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
@@ -409,8 +492,12 @@ def load_bundle(directory):
     if info.get("kind") not in N_CHANNELS:
         raise InputError(f"model bundle {path}: unknown model kind {info.get('kind')!r}")
     weights = directory / "weights.pt"
-    if not weights.is_file() or hashlib.sha256(weights.read_bytes()).hexdigest() != info.get("weights_sha256"):
-        raise InputError(f"model bundle {directory}: weights.pt missing or not the one bundle.json describes")
+    if not weights.is_file() or hashlib.sha256(weights.read_bytes()).hexdigest() != info.get(
+        "weights_sha256"
+    ):
+        raise InputError(
+            f"model bundle {directory}: weights.pt missing or not the one bundle.json describes"
+        )
     meta = info["meta"]
     model = build_read_model(info["kind"], meta["filters"], meta["kernel_size"], meta["hidden"])
     model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))

@@ -125,8 +125,12 @@ def flat_strings(column) -> tuple[np.ndarray, np.ndarray]:
     if column.null_count:
         raise ValueError("string column has nulls")
     _, offsets_buf, data_buf = column.buffers()
-    offsets = np.frombuffer(offsets_buf, dtype=np.int64)[column.offset : column.offset + len(column) + 1]
-    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    offsets = np.frombuffer(offsets_buf, dtype=np.int64)[
+        column.offset : column.offset + len(column) + 1
+    ]
+    data = (
+        np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    )
     start = int(offsets[0])
     return data[start : int(offsets[-1])], offsets - start
 

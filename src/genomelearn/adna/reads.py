@@ -60,7 +60,9 @@ for _a, _b in zip("ACGTNacgtn", "TGCANtgcan"):
 UPPER_ASCII = np.arange(256, dtype=np.uint8)
 UPPER_ASCII[ord("a") : ord("z") + 1] -= 32
 
-FILTERED_FLAGS = 0x4 | 0x100 | 0x200 | 0x400 | 0x800  # unmapped, secondary, QC fail, duplicate, supplementary
+FILTERED_FLAGS = (
+    0x4 | 0x100 | 0x200 | 0x400 | 0x800
+)  # unmapped, secondary, QC fail, duplicate, supplementary
 _ALIGN_OPS = (0, 7, 8)  # M, =, X
 _MD_TOKEN = re.compile(r"(\d+)|(\^[A-Za-z]+)|([A-Za-z])")
 
@@ -202,7 +204,11 @@ class Reference:
 
     def check_contig(self, contig: str, bam_length: int | None = None) -> None:
         """Raise InputError if ``contig`` is absent from the FASTA or has another length."""
-        where = f"sample {self.sample!r}, file {self.bam_path}" if self.sample else f"file {self.bam_path}"
+        where = (
+            f"sample {self.sample!r}, file {self.bam_path}"
+            if self.sample
+            else f"file {self.bam_path}"
+        )
         if contig not in self.lengths:
             shown = ", ".join(list(self.lengths)[:8])
             raise InputError(
@@ -243,7 +249,9 @@ def _segment_ids(lengths: np.ndarray) -> np.ndarray:
     return np.repeat(np.arange(len(lengths), dtype=np.int64), lengths.astype(np.int64))
 
 
-def _md_reference_fast(seq: np.ndarray, ref: np.ndarray, md_list, aligned_idx_start, aligned_len, names, where):
+def _md_reference_fast(
+    seq: np.ndarray, ref: np.ndarray, md_list, aligned_idx_start, aligned_len, names, where
+):
     """Fill ``ref`` at the aligned bases of reads without indels from their MD tags (vectorised).
 
     For reads whose CIGAR has no insertion or deletion the MD tag is an alternation of match counts
@@ -275,16 +283,26 @@ def _md_reference_fast(seq: np.ndarray, ref: np.ndarray, md_list, aligned_idx_st
     run_starts = np.flatnonzero(run_start)
     # run end (exclusive) for each run = next non-digit or read boundary
     run_lengths = np.bincount(run_id[is_digit], minlength=len(run_starts))
-    exponent = (run_starts[run_id[is_digit]] + run_lengths[run_id[is_digit]] - 1) - np.flatnonzero(is_digit)
+    exponent = (run_starts[run_id[is_digit]] + run_lengths[run_id[is_digit]] - 1) - np.flatnonzero(
+        is_digit
+    )
     digit_values = (md_bytes[is_digit].astype(np.int64) - 48) * (10 ** exponent.astype(np.int64))
-    run_values = np.bincount(run_id[is_digit], weights=digit_values, minlength=len(run_starts)).astype(np.int64)
+    run_values = np.bincount(
+        run_id[is_digit], weights=digit_values, minlength=len(run_starts)
+    ).astype(np.int64)
     letters = np.flatnonzero(is_alpha)
     # token stream in byte order: runs advance by their value, letters by one
     token_pos = np.concatenate([run_starts, letters])
     token_adv = np.concatenate([run_values, np.ones(len(letters), dtype=np.int64)])
-    token_is_letter = np.concatenate([np.zeros(len(run_starts), bool), np.ones(len(letters), bool)])
+    token_is_letter = np.concatenate(
+        [np.zeros(len(run_starts), bool), np.ones(len(letters), bool)]
+    )
     order = np.argsort(token_pos, kind="stable")
-    token_pos, token_adv, token_is_letter = token_pos[order], token_adv[order], token_is_letter[order]
+    token_pos, token_adv, token_is_letter = (
+        token_pos[order],
+        token_adv[order],
+        token_is_letter[order],
+    )
     token_read = read_of_byte[token_pos]
     cum = np.cumsum(token_adv)
     before = cum - token_adv
@@ -395,8 +413,15 @@ class Extractor:
             index reports (truncated file).
     """
 
-    def __init__(self, bam_path, sample: str, reference=None, index=None, settings: ExtractionSettings | None = None,
-                 require_index: bool = False):
+    def __init__(
+        self,
+        bam_path,
+        sample: str,
+        reference=None,
+        index=None,
+        settings: ExtractionSettings | None = None,
+        require_index: bool = False,
+    ):
         self.bam_path = Path(bam_path)
         self.sample = sample
         self.reference_path = Path(reference) if reference else None
@@ -429,8 +454,17 @@ class Extractor:
                         if st.mapped > 0:
                             reference.check_contig(st.contig, bam.get_reference_length(st.contig))
             use_md = reference is None
-            filtered = {"unmapped": 0, "secondary/supplementary": 0, "duplicate": 0, "qc_fail": 0,
-                        "mapq": 0, "improper_pair": 0, "length": 0, "no_sequence": 0, "bad_md": 0}
+            filtered = {
+                "unmapped": 0,
+                "secondary/supplementary": 0,
+                "duplicate": 0,
+                "qc_fail": 0,
+                "mapq": 0,
+                "improper_pair": 0,
+                "length": 0,
+                "no_sequence": 0,
+                "bad_md": 0,
+            }
             proper_only = s.require_proper_pair
             skip_no_md = s.bad_md == "skip"
             checked_contigs = set()
@@ -454,7 +488,9 @@ class Extractor:
                         )
                     last_tid, last_pos = tid, pos
                 elif not flag & 0x4:
-                    raise InputError(f"{self.where}: record {record + 1} ({read.query_name}) is mapped without a contig")
+                    raise InputError(
+                        f"{self.where}: record {record + 1} ({read.query_name}) is mapped without a contig"
+                    )
                 if flag & FILTERED_FLAGS:
                     if flag & 0x4:
                         filtered["unmapped"] += 1
@@ -514,8 +550,20 @@ class Extractor:
                     if not simple:
                         batch.slow[len(batch.rows)] = cigar
                 batch.rows.append(
-                    (record, read.query_name, flag, tid, pos, read.mapping_quality, length, insert,
-                     read.query_sequence, read.query_qualities_str or "?" * qlen, sc5, sc3)
+                    (
+                        record,
+                        read.query_name,
+                        flag,
+                        tid,
+                        pos,
+                        read.mapping_quality,
+                        length,
+                        insert,
+                        read.query_sequence,
+                        read.query_qualities_str or "?" * qlen,
+                        sc5,
+                        sc3,
+                    )
                 )
                 if len(batch.rows) >= s.batch_size:
                     yield self._process(batch, contigs, reference)
@@ -568,8 +616,10 @@ class Extractor:
         run_starts = np.flatnonzero(run_start)
         run_len = np.bincount(run_id[is_digit], minlength=len(run_starts))
         exponent = run_starts[run_id[is_digit]] + run_len[run_id[is_digit]] - 1 - digit_idx
-        values = (md_bytes[is_digit].astype(np.int64) - 48) * 10 ** exponent
-        n_matched = np.bincount(read_of_byte[digit_idx], weights=values, minlength=len(b.md)).astype(np.int64)
+        values = (md_bytes[is_digit].astype(np.int64) - 48) * 10**exponent
+        n_matched = np.bincount(
+            read_of_byte[digit_idx], weights=values, minlength=len(b.md)
+        ).astype(np.int64)
         md_span = n_matched + n_letters
         qlen_sc = np.array([(len(r[8]) - r[10] - r[11]) for r in b.rows], dtype=np.int64)
         expected = qlen_sc.copy()
@@ -612,8 +662,10 @@ class Extractor:
         seq = UPPER_ASCII[np.frombuffer("".join(seqs).encode("ascii"), dtype=np.uint8)]
         qual = np.frombuffer("".join(quals).encode("ascii"), dtype=np.uint8)
         if len(seq) != total or len(qual) != total:
-            raise InputError(f"{self.where}: a read in records {record[0] + 1}..{record[-1] + 1} has "
-                             f"qualities of another length than its sequence")
+            raise InputError(
+                f"{self.where}: a read in records {record[0] + 1}..{record[-1] + 1} has "
+                f"qualities of another length than its sequence"
+            )
         flag = np.array(flag, dtype=np.int32)
         rev = (flag & 0x10) != 0
         tid = np.array(tid, dtype=np.int64)
@@ -637,8 +689,10 @@ class Extractor:
                 contig_arr = reference.array(contigs[tids[0]])
                 ref_coord = _ragged_index(pos[fi], alen[fi])
                 if len(ref_coord) and ref_coord.max() >= len(contig_arr):
-                    raise InputError(f"{self.where}: a read extends past the end of contig {contigs[tids[0]]!r} "
-                                     f"({len(contig_arr)} bp) in the reference {reference.path}")
+                    raise InputError(
+                        f"{self.where}: a read extends past the end of contig {contigs[tids[0]]!r} "
+                        f"({len(contig_arr)} bp) in the reference {reference.path}"
+                    )
                 ref[aligned_idx] = contig_arr[ref_coord]
             else:
                 read_tid = np.repeat(tid[fi], alen[fi])
@@ -648,14 +702,23 @@ class Extractor:
                     sel = read_tid == t
                     coords = ref_coord[sel]
                     if len(coords) and coords.max() >= len(contig_arr):
-                        raise InputError(f"{self.where}: a read extends past the end of contig {contigs[t]!r} "
-                                         f"({len(contig_arr)} bp) in the reference {reference.path}")
+                        raise InputError(
+                            f"{self.where}: a read extends past the end of contig {contigs[t]!r} "
+                            f"({len(contig_arr)} bp) in the reference {reference.path}"
+                        )
                     ref[aligned_idx[sel]] = contig_arr[coords]
         else:
             ref[aligned_idx] = seq[aligned_idx]
             md = b.md if not b.slow else [b.md[i] for i in fi]
-            _md_reference_fast(seq, ref, md, off[fi] + sc5[fi], alen[fi],
-                               names if not b.slow else [names[i] for i in fi], self.where)
+            _md_reference_fast(
+                seq,
+                ref,
+                md,
+                off[fi] + sc5[fi],
+                alen[fi],
+                names if not b.slow else [names[i] for i in fi],
+                self.where,
+            )
 
         # --- counts of this batch per contig present (local index lt), P positions from each end
         P = self.settings.counted_positions
@@ -665,7 +728,22 @@ class Extractor:
         # --- slow reads (indels): reference and damage columns per CIGAR operation
         span = alen.copy()  # reference span of the alignment (mapDamage's read length)
         if b.slow:
-            self._slow_reads(b.slow, names, b.md, seq, ref, off, pos, tid, contigs, reference, rev, counts, lt, P)
+            self._slow_reads(
+                b.slow,
+                names,
+                b.md,
+                seq,
+                ref,
+                off,
+                pos,
+                tid,
+                contigs,
+                reference,
+                rev,
+                counts,
+                lt,
+                P,
+            )
             for i, cigar in b.slow.items():
                 span[i] = sum(length for op, length in cigar if op in (0, 2, 3, 7, 8))
 
@@ -715,7 +793,9 @@ class Extractor:
                 if end:
                     key += 2 * P * 37
                 counts37 += np.bincount(key.ravel(), minlength=counts37.size)
-            counts += counts37.reshape(len(batch_tids), 2, 2, P, 37)[..., :36].reshape(counts.shape)
+            counts += counts37.reshape(len(batch_tids), 2, 2, P, 37)[..., :36].reshape(
+                counts.shape
+            )
         self._add_counts(batch_tids, counts, lt, rev, msc5_all, msc3_all, flag, span)
 
         # --- mismatch strings at both ends (per read base, molecule orientation)
@@ -737,16 +817,22 @@ class Extractor:
                 prev = self.result.length_counts.get(source)
                 if prev is not None:
                     size = max(len(prev), len(hist))
-                    hist = np.pad(hist, (0, size - len(hist))) + np.pad(prev, (0, size - len(prev)))
+                    hist = np.pad(hist, (0, size - len(hist))) + np.pad(
+                        prev, (0, size - len(prev))
+                    )
                 self.result.length_counts[source] = hist
         self.result.n_kept += n
 
         def strings(data: np.ndarray, offsets: np.ndarray) -> pa.Array:
             return pa.StringArray.from_buffers(
-                len(offsets) - 1, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(np.ascontiguousarray(data))
+                len(offsets) - 1,
+                pa.py_buffer(offsets.astype(np.int32)),
+                pa.py_buffer(np.ascontiguousarray(data)),
             )
 
-        contig_names = pa.DictionaryArray.from_arrays(pa.array(tid.astype(np.int32)), pa.array(list(contigs)))
+        contig_names = pa.DictionaryArray.from_arrays(
+            pa.array(tid.astype(np.int32)), pa.array(list(contigs))
+        )
         return pa.RecordBatch.from_arrays(
             [
                 pa.array(np.array(record, dtype=np.int64)),
@@ -805,7 +891,23 @@ class Extractor:
             for length, c in zip(uniq[order].tolist(), n[order].tolist()):
                 table[length] = table.get(length, 0) + c
 
-    def _slow_reads(self, slow: dict, names, md_tags, seq, ref, off, pos, tid, contigs, reference, rev, counts, lt, k):
+    def _slow_reads(
+        self,
+        slow: dict,
+        names,
+        md_tags,
+        seq,
+        ref,
+        off,
+        pos,
+        tid,
+        contigs,
+        reference,
+        rev,
+        counts,
+        lt,
+        k,
+    ):
         """Reads with indels (or several aligned blocks), all at once: reference per read base and
         mapDamage alignment columns, vectorised over CIGAR operations."""
         rows = np.fromiter(slow.keys(), dtype=np.int64, count=len(slow))
@@ -821,7 +923,9 @@ class Extractor:
         bad = op_kind > 8
         if bad.any() or (reference is None and (op_kind == 3).any()):
             j = int(np.flatnonzero(bad | ((op_kind == 3) & (reference is None)))[0])
-            raise InputError(f"{self.where}: read {names[op_read[j]]!r} has unsupported CIGAR operation {op_kind[j]}")
+            raise InputError(
+                f"{self.where}: read {names[op_read[j]]!r} has unsupported CIGAR operation {op_kind[j]}"
+            )
         q_adv = np.where(np.isin(op_kind, (0, 1, 4, 7, 8)), op_len, 0)
         r_adv = np.where(np.isin(op_kind, (0, 2, 3, 7, 8)), op_len, 0)
         first = np.searchsorted(op_read, rows)  # ops are grouped by read in insertion order
@@ -836,7 +940,9 @@ class Extractor:
             for i in rows.tolist():
                 m_sel = (op_read == i) & np.isin(op_kind, _ALIGN_OPS)
                 qidx = _ragged_index(q_start[m_sel], op_len[m_sel])
-                spans.append(_md_reference_span(md_tags[i], seq[qidx].tobytes(), names[i], self.where))
+                spans.append(
+                    _md_reference_span(md_tags[i], seq[qidx].tobytes(), names[i], self.where)
+                )
             span_len = np.fromiter(map(len, spans), dtype=np.int64, count=len(spans))
             span_off = np.zeros(len(spans), dtype=np.int64)
             np.cumsum(span_len[:-1], out=span_off[1:])
@@ -852,7 +958,9 @@ class Extractor:
                 contig_arr = reference.array(contigs[t])
                 sel = base_tid == t
                 if coord[sel].max(initial=-1) >= len(contig_arr):
-                    raise InputError(f"{self.where}: a read extends past the end of contig {contigs[t]!r}")
+                    raise InputError(
+                        f"{self.where}: a read extends past the end of contig {contigs[t]!r}"
+                    )
                 out[sel] = contig_arr[coord[sel]]
             return out
 
@@ -867,7 +975,9 @@ class Extractor:
         c_read = np.repeat(op_read[cm], op_len[cm])
         c_q = _ragged_index(q_start[cm], op_len[cm])
         c_r = _ragged_index(r_start[cm], op_len[cm])
-        col_read_base = np.where(c_kind == 2, ord("-"), seq[np.where(c_kind == 2, 0, c_q)]).astype(np.uint8)
+        col_read_base = np.where(c_kind == 2, ord("-"), seq[np.where(c_kind == 2, 0, c_q)]).astype(
+            np.uint8
+        )
         col_ref_base = np.full(len(c_r), ord("-"), dtype=np.uint8)
         has_ref = c_kind != 1
         col_ref_base[has_ref] = ref_bases(c_read[has_ref], c_r[has_ref])
@@ -889,7 +999,11 @@ class Extractor:
             r_c = np.where(r, COMPLEMENT_CODE[rc[idx]], rc[idx])
             q_c = np.where(r, COMPLEMENT_CODE[qc[idx]], qc[idx])
             ok = valid & (r_c != N) & (q_c != N)
-            key = (((group + end) * 2 + strand) * k + p[None, :]) * 36 + r_c.astype(np.int64) * 6 + q_c
+            key = (
+                (((group + end) * 2 + strand) * k + p[None, :]) * 36
+                + r_c.astype(np.int64) * 6
+                + q_c
+            )
             counts += np.bincount(key[ok], minlength=counts.size).reshape(counts.shape)
 
 
@@ -928,8 +1042,12 @@ def extract_to_parquet(
     extractor = Extractor(bam_path, sample, reference, index, settings, require_index)
     try:
         # dictionary encoding only where values repeat (per-read strings would fall back anyway)
-        with pq.ParquetWriter(tmp, READ_TABLE_SCHEMA, compression="zstd",
-                              use_dictionary=["sample", "contig", "strand", "length_source"]) as writer:
+        with pq.ParquetWriter(
+            tmp,
+            READ_TABLE_SCHEMA,
+            compression="zstd",
+            use_dictionary=["sample", "contig", "strand", "length_source"],
+        ) as writer:
             for batch in extractor.batches():
                 writer.write_batch(batch)
         os.replace(tmp, out_path)
@@ -939,14 +1057,18 @@ def extract_to_parquet(
     return extractor.result
 
 
-def extract_table(bam_path, sample: str, reference=None, index=None, settings=None, require_index=False):
+def extract_table(
+    bam_path, sample: str, reference=None, index=None, settings=None, require_index=False
+):
     """In-memory variant of :func:`extract_to_parquet`: (pyarrow.Table, ExtractionResult)."""
     extractor = Extractor(bam_path, sample, reference, index, settings, require_index)
     batches = list(extractor.batches())
     return pa.Table.from_batches(batches, schema=READ_TABLE_SCHEMA), extractor.result
 
 
-def count_damage(bam_path, sample: str, reference=None, index=None, settings=None) -> ExtractionResult:
+def count_damage(
+    bam_path, sample: str, reference=None, index=None, settings=None
+) -> ExtractionResult:
     """Damage and length counts only (the table batches are built and dropped); for benchmarks/tests."""
     extractor = Extractor(bam_path, sample, reference, index, settings)
     for _ in extractor.batches():

@@ -52,7 +52,11 @@ def _read_rows(path) -> tuple[list[str], list[tuple[int, list[str]]]]:
             header = (lineno, fields)
             continue
         if len(fields) != len(header[1]):
-            hint = " (fields separated by spaces instead of tabs?)" if len(fields) == 1 and " " in line.strip() else ""
+            hint = (
+                " (fields separated by spaces instead of tabs?)"
+                if len(fields) == 1 and " " in line.strip()
+                else ""
+            )
             raise InputError(
                 f"{path} line {lineno}: {len(fields)} tab-separated field(s), but the header (line {header[0]}) "
                 f"has {len(header[1])}{hint}"
@@ -88,7 +92,9 @@ def load_sample_sheet(path: str | os.PathLike) -> pd.DataFrame:
         raise InputError(f"{path}: missing column(s) {missing}; required: {REQUIRED_COLUMNS}")
     unknown = [c for c in columns if c not in REQUIRED_COLUMNS and c not in OPTIONAL_COLUMNS]
     if unknown:
-        raise InputError(f"{path}: unknown column(s) {unknown}; allowed: {REQUIRED_COLUMNS + list(OPTIONAL_COLUMNS)}")
+        raise InputError(
+            f"{path}: unknown column(s) {unknown}; allowed: {REQUIRED_COLUMNS + list(OPTIONAL_COLUMNS)}"
+        )
     if not rows:
         raise InputError(f"{path}: sample sheet has no rows")
     sheet = pd.DataFrame([fields for _, fields in rows], columns=columns, dtype=str)
@@ -106,7 +112,9 @@ def load_sample_sheet(path: str | os.PathLike) -> pd.DataFrame:
                 "spaces or ';'): it names output files"
             )
         if rec.sample in first_line:
-            raise InputError(f"{where}: duplicate sample name {rec.sample!r} (first on line {first_line[rec.sample]})")
+            raise InputError(
+                f"{where}: duplicate sample name {rec.sample!r} (first on line {first_line[rec.sample]})"
+            )
         first_line[rec.sample] = row
         for column in ("individual", "group"):
             value = getattr(rec, column)
@@ -123,5 +131,7 @@ def load_sample_sheet(path: str | os.PathLike) -> pd.DataFrame:
     labels = sheet.groupby("individual")["label"].nunique()
     mixed = labels[labels > 1]
     if len(mixed):
-        raise InputError(f"{path}: individual(s) {list(mixed.index)} have samples with different labels")
+        raise InputError(
+            f"{path}: individual(s) {list(mixed.index)} have samples with different labels"
+        )
     return sheet.set_index("sample", drop=False)

@@ -29,7 +29,9 @@ from genomelearn.errors import InputError
 SPLITS = ("train", "validation", "test")
 
 
-def assign_splits(individuals: pd.DataFrame, fractions=(0.6, 0.2, 0.2), seed: int = 0) -> pd.DataFrame:
+def assign_splits(
+    individuals: pd.DataFrame, fractions=(0.6, 0.2, 0.2), seed: int = 0
+) -> pd.DataFrame:
     """Assign each individual to train / validation / test.
 
     Args:
@@ -47,13 +49,17 @@ def assign_splits(individuals: pd.DataFrame, fractions=(0.6, 0.2, 0.2), seed: in
     """
     fractions = np.asarray(fractions, dtype=float)
     if fractions.shape != (3,) or (fractions < 0).any() or not np.isclose(fractions.sum(), 1.0):
-        raise InputError(f"split fractions must be three non-negative numbers summing to 1, got {list(fractions)}")
+        raise InputError(
+            f"split fractions must be three non-negative numbers summing to 1, got {list(fractions)}"
+        )
     if individuals["individual"].duplicated().any():
-        raise InputError("assign_splits: an individual appears twice; aggregate reads per individual first")
+        raise InputError(
+            "assign_splits: an individual appears twice; aggregate reads per individual first"
+        )
     out = individuals.copy()
     out["split"] = "none"
     rng = np.random.default_rng(seed)
-    for (label, group), stratum in sorted(out.groupby(["label", "group"]), key=lambda kv: kv[0]):
+    for (label, _group), stratum in sorted(out.groupby(["label", "group"]), key=lambda kv: kv[0]):
         if label == "unknown":
             continue
         order = rng.permutation(len(stratum))
@@ -71,7 +77,9 @@ def assign_splits(individuals: pd.DataFrame, fractions=(0.6, 0.2, 0.2), seed: in
     return out.sort_values(["label", "group", "split", "individual"]).reset_index(drop=True)
 
 
-def balanced_sample(labels: np.ndarray, groups: np.ndarray, cap_per_class: int | None, seed: int = 0) -> np.ndarray:
+def balanced_sample(
+    labels: np.ndarray, groups: np.ndarray, cap_per_class: int | None, seed: int = 0
+) -> np.ndarray:
     """Indices of a class-balanced sample within each group.
 
     In every group, both classes contribute ``min(n_class0, n_class1, cap_per_class)`` reads drawn
@@ -96,10 +104,14 @@ def balanced_sample(labels: np.ndarray, groups: np.ndarray, cap_per_class: int |
         for members in idx:
             if n:
                 chosen.append(rng.choice(members, size=n, replace=False))
-    return np.sort(np.concatenate(chosen)).astype(np.int64) if chosen else np.zeros(0, dtype=np.int64)
+    return (
+        np.sort(np.concatenate(chosen)).astype(np.int64) if chosen else np.zeros(0, dtype=np.int64)
+    )
 
 
-def length_matched_indices(length: np.ndarray, labels: np.ndarray, bin_width: int = 10, seed: int = 0) -> np.ndarray:
+def length_matched_indices(
+    length: np.ndarray, labels: np.ndarray, bin_width: int = 10, seed: int = 0
+) -> np.ndarray:
     """Indices of a length-matched subset: equal class counts in every length bin.
 
     Args:
@@ -123,7 +135,9 @@ def length_matched_indices(length: np.ndarray, labels: np.ndarray, bin_width: in
         if n:
             for m in members:
                 chosen.append(rng.choice(m, size=n, replace=False))
-    return np.sort(np.concatenate(chosen)).astype(np.int64) if chosen else np.zeros(0, dtype=np.int64)
+    return (
+        np.sort(np.concatenate(chosen)).astype(np.int64) if chosen else np.zeros(0, dtype=np.int64)
+    )
 
 
 def assign_folds(individuals: pd.DataFrame, n_folds: int = 5, seed: int = 0) -> pd.DataFrame:
@@ -147,16 +161,20 @@ def assign_folds(individuals: pd.DataFrame, n_folds: int = 5, seed: int = 0) -> 
         InputError: if n_folds < 3 or an individual appears twice.
     """
     if int(n_folds) < 3:
-        raise InputError(f"cross-validation needs at least 3 folds (test, validation, training), got {n_folds}")
+        raise InputError(
+            f"cross-validation needs at least 3 folds (test, validation, training), got {n_folds}"
+        )
     if individuals["individual"].duplicated().any():
-        raise InputError("assign_folds: an individual appears twice; aggregate reads per individual first")
+        raise InputError(
+            "assign_folds: an individual appears twice; aggregate reads per individual first"
+        )
     k = int(n_folds)
     out = individuals.copy()
     out["fold"] = -1
     rng = np.random.default_rng(seed)
     per_label = {lab: np.zeros(k, np.int64) for lab in out["label"].unique()}
     reads_label = {lab: np.zeros(k, np.int64) for lab in out["label"].unique()}
-    for (label, group), stratum in sorted(out.groupby(["label", "group"]), key=lambda kv: kv[0]):
+    for (label, _group), stratum in sorted(out.groupby(["label", "group"]), key=lambda kv: kv[0]):
         if label == "unknown":
             continue
         stratum = stratum.iloc[rng.permutation(len(stratum))]
@@ -185,11 +203,16 @@ def fold_roles(folds: np.ndarray, test_fold: int, n_folds: int) -> np.ndarray:
     """
     folds = np.asarray(folds)
     val = (int(test_fold) + 1) % int(n_folds)
-    return np.where(folds < 0, "none", np.where(folds == test_fold, "test",
-                                                 np.where(folds == val, "validation", "train"))).astype(object)
+    return np.where(
+        folds < 0,
+        "none",
+        np.where(folds == test_fold, "test", np.where(folds == val, "validation", "train")),
+    ).astype(object)
 
 
-def check_fold_sizes(folds: pd.DataFrame, n_folds: int, min_individuals: int, sheet: str = "the sample sheet") -> None:
+def check_fold_sizes(
+    folds: pd.DataFrame, n_folds: int, min_individuals: int, sheet: str = "the sample sheet"
+) -> None:
     """Refuse cross-validation folds too small to train and evaluate on, before anything trains.
 
     Every fold serves as the test set of one round and the validation set of another, so each fold
@@ -203,8 +226,12 @@ def check_fold_sizes(folds: pd.DataFrame, n_folds: int, min_individuals: int, sh
         InputError: naming the per-label, per-fold counts, the totals and the sample sheet.
     """
     lab = folds[folds["fold"] >= 0]
-    counts = {label: np.bincount(lab.loc[lab["label"] == label, "fold"].to_numpy(), minlength=n_folds)[:n_folds]
-              for label in ("ancient", "modern")}
+    counts = {
+        label: np.bincount(lab.loc[lab["label"] == label, "fold"].to_numpy(), minlength=n_folds)[
+            :n_folds
+        ]
+        for label in ("ancient", "modern")
+    }
     bad = {label: c for label, c in counts.items() if (c < min_individuals).any()}
     if bad:
         totals = {label: int(c.sum()) for label, c in counts.items()}
@@ -224,10 +251,15 @@ def individual_table(sheet: pd.DataFrame, kept_reads: dict | None = None) -> pd.
     samples of ``kept_reads[sample]``; 0 when not given), samples (comma-joined)."""
     kept_reads = kept_reads or {}
     sheet = sheet.reset_index(drop=True).assign(
-        n_reads=lambda d: d["sample"].map(kept_reads).fillna(0).astype(int))
+        n_reads=lambda d: d["sample"].map(kept_reads).fillna(0).astype(int)
+    )
     return (
         sheet.groupby("individual")
-        .agg(label=("label", "first"), group=("group", "first"), n_reads=("n_reads", "sum"),
-             samples=("sample", lambda s: ",".join(s)))
+        .agg(
+            label=("label", "first"),
+            group=("group", "first"),
+            n_reads=("n_reads", "sum"),
+            samples=("sample", lambda s: ",".join(s)),
+        )
         .reset_index()
     )

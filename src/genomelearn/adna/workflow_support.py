@@ -16,9 +16,13 @@ BASELINES = f"{RESULTS}/scores/baselines.parquet"
 THRESHOLD = f"{RESULTS}/threshold.tsv"
 METRICS = f"{RESULTS}/metrics.tsv"
 CONTAMINATION = f"{RESULTS}/contamination.tsv"
-MODEL_DIR = f"{RESULTS}/models/{{model}}"  # the reusable bundle of a model (bundle.json, weights.pt)
+MODEL_DIR = (
+    f"{RESULTS}/models/{{model}}"  # the reusable bundle of a model (bundle.json, weights.pt)
+)
 MODEL_SCORES = f"{RESULTS}/scores/{{model}}.parquet"  # bundle scores of every read
-CV_SCORES = f"{RESULTS}/cv/{{model}}/fold{{fold}}.parquet"  # out-of-fold scores of a round's test reads
+CV_SCORES = (
+    f"{RESULTS}/cv/{{model}}/fold{{fold}}.parquet"  # out-of-fold scores of a round's test reads
+)
 CV_HISTORY = f"{RESULTS}/cv/{{model}}/fold{{fold}}_history.tsv"
 CV_CHECKPOINT = f"{RESULTS}/cv/{{model}}/fold{{fold}}_checkpoint"
 
@@ -60,7 +64,9 @@ def bundle_dir(cfg: dict, model: str) -> str:
 
 def cv_outputs(cfg: dict) -> list[str]:
     """Out-of-fold score tables of every model and CV round."""
-    return [CV_SCORES.format(model=m, fold=f) for m in MODELS for f in range(cfg["split"]["n_folds"])]
+    return [
+        CV_SCORES.format(model=m, fold=f) for m in MODELS for f in range(cfg["split"]["n_folds"])
+    ]
 
 
 def check_folds(sheet, cfg: dict, sheet_file) -> None:
@@ -126,20 +132,30 @@ def pmdtools_inputs(cfg: dict, samples, resolve) -> dict:
     return files
 
 
-MAPDAMAGE_TABLES = ("misincorporation.txt", "5pCtoT_freq.txt", "3pGtoA_freq.txt", "lgdistribution.txt")
+MAPDAMAGE_TABLES = (
+    "misincorporation.txt",
+    "5pCtoT_freq.txt",
+    "3pGtoA_freq.txt",
+    "lgdistribution.txt",
+)
 
 
 def targets(cfg: dict, samples) -> list[str]:
     """Final outputs of the analysis (with a given bundle: no cross-validation metrics)."""
-    out = [CONTAMINATION] + [f"{RESULTS}/{name}" for name in ("damage_summary.tsv", "plots/damage_overview.png",
-                                                             "plots/lengths.png")]
+    out = [CONTAMINATION] + [
+        f"{RESULTS}/{name}"
+        for name in ("damage_summary.tsv", "plots/damage_overview.png", "plots/lengths.png")
+    ]
     if given_bundle(cfg) is None:
         out += [METRICS, f"{RESULTS}/plots/roc_all.png"]
     if simulation_enabled(cfg):
         out += [DETECTION_CURVE, f"{SIMULATED}/detection_curve.png"]
     out += [f"{RESULTS}/{s}.authentic.bam" for s in samples]
     out += [f"{RESULTS}/damage/{s}.png" for s in samples]
-    out += [f"{RESULTS}/multiqc/ancient_dna_damage_mqc.tsv", f"{RESULTS}/multiqc/ancient_dna_ct5p_mqc.yaml"]
+    out += [
+        f"{RESULTS}/multiqc/ancient_dna_damage_mqc.tsv",
+        f"{RESULTS}/multiqc/ancient_dna_ct5p_mqc.yaml",
+    ]
     out += [f"{RESULTS}/mapdamage/{s}/{table}" for s in samples for table in MAPDAMAGE_TABLES]
     if cfg.get("pmdtools"):
         out.append(f"{RESULTS}/pmdtools_comparison.tsv")

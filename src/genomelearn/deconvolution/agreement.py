@@ -18,7 +18,20 @@ from scipy import stats
 
 __all__ = ["spearman_test", "pearson_test", "agreement_table", "correlation_intervals", "prho"]
 
-_EDGEWORTH = (0.2274, 0.2531, 0.1745, 0.0758, 0.1033, 0.3932, 0.0879, 0.0151, 0.0072, 0.0831, 0.0131, 4.6e-4)
+_EDGEWORTH = (
+    0.2274,
+    0.2531,
+    0.1745,
+    0.0758,
+    0.1033,
+    0.3932,
+    0.0879,
+    0.0151,
+    0.0072,
+    0.0831,
+    0.0131,
+    4.6e-4,
+)
 
 
 def prho(n: int, s: float, lower_tail: bool) -> float:
@@ -49,7 +62,20 @@ def prho(n: int, s: float, lower_tail: bool) -> float:
     b = 1.0 / n
     x = (6.0 * (s - 1) * b / (n * n - 1) - 1) * math.sqrt(n - 1)
     y = x * x
-    u = x * b * (c1 + b * (c2 + c3 * b) + y * (-c4 + b * (c5 + c6 * b) - y * b * (c7 + c8 * b - y * (c9 - c10 * b + y * b * (c11 - c12 * y)))))
+    u = (
+        x
+        * b
+        * (
+            c1
+            + b * (c2 + c3 * b)
+            + y
+            * (
+                -c4
+                + b * (c5 + c6 * b)
+                - y * b * (c7 + c8 * b - y * (c9 - c10 * b + y * b * (c11 - c12 * y)))
+            )
+        )
+    )
     corr = u / math.exp(y / 2)
     pv = (-corr + stats.norm.cdf(x)) if lower_tail else (corr + stats.norm.sf(x))
     return float(min(max(pv, 0.0), 1.0))
@@ -71,7 +97,13 @@ def spearman_test(x, y) -> dict:
     x, y = x[ok], y[ok]
     n = int(x.size)
     if n < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
-        return {"n": n, "rho": float("nan"), "p_value": float("nan"), "p_value_t": float("nan"), "exact_method": False}
+        return {
+            "n": n,
+            "rho": float("nan"),
+            "p_value": float("nan"),
+            "p_value_t": float("nan"),
+            "exact_method": False,
+        }
     res = stats.spearmanr(x, y)
     rho = float(res.statistic)
     ties = len(np.unique(x)) < n or len(np.unique(y)) < n
@@ -84,7 +116,13 @@ def spearman_test(x, y) -> dict:
         p_value = min(2 * p, 1.0)
     else:
         p_value = float(res.pvalue)
-    return {"n": n, "rho": rho, "p_value": float(p_value), "p_value_t": float(res.pvalue), "exact_method": bool(n <= 1290 and not ties)}
+    return {
+        "n": n,
+        "rho": rho,
+        "p_value": float(p_value),
+        "p_value_t": float(res.pvalue),
+        "exact_method": bool(n <= 1290 and not ties),
+    }
 
 
 def pearson_test(x, y) -> dict:
@@ -188,7 +226,9 @@ def correlation_intervals(
         if gene_bootstrap is not None:
             gb = gene_bootstrap[:, pos, j]
             gb = gb[np.isfinite(gb).all(axis=1)]
-            rho_g = _rowwise_pearson(stats.rankdata(gb, axis=1), np.broadcast_to(stats.rankdata(obs), gb.shape))
+            rho_g = _rowwise_pearson(
+                stats.rankdata(gb, axis=1), np.broadcast_to(stats.rankdata(obs), gb.shape)
+            )
             row.update(
                 spearman_gene_boot_median=float(np.nanmedian(rho_g)),
                 spearman_gene_boot_low=float(np.nanquantile(rho_g, alpha)),

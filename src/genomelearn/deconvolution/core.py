@@ -78,7 +78,9 @@ def _check_choice(value: str, allowed: tuple[str, ...], what: str) -> None:
         raise InputError(f"unknown {what} {value!r}; choose one of {', '.join(allowed)}")
 
 
-def normalize_bulk(counts: np.ndarray, method: str, library_size: np.ndarray | None = None) -> np.ndarray:
+def normalize_bulk(
+    counts: np.ndarray, method: str, library_size: np.ndarray | None = None
+) -> np.ndarray:
     """Normalise bulk counts per sample.
 
     Args:
@@ -104,7 +106,12 @@ def normalize_bulk(counts: np.ndarray, method: str, library_size: np.ndarray | N
     return np.log1p(cpm) if method == "log1p_cpm" else cpm
 
 
-def align_genes(bulk_genes: pd.Index, signature: pd.DataFrame, bulk_name: str = "bulk", signature_name: str = "signature") -> tuple[list[str], list[str]]:
+def align_genes(
+    bulk_genes: pd.Index,
+    signature: pd.DataFrame,
+    bulk_name: str = "bulk",
+    signature_name: str = "signature",
+) -> tuple[list[str], list[str]]:
     """Signature genes present in the bulk (signature order) and those absent.
 
     Raises:
@@ -133,7 +140,9 @@ def _weighted_stats(values: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray
     return mean, np.sqrt(np.maximum(var, 0.0))
 
 
-def design_matrices(signature: np.ndarray, bulk: np.ndarray, method: str, weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def design_matrices(
+    signature: np.ndarray, bulk: np.ndarray, method: str, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Normal equations G = A'WA and c = A'Wb of the per-sample least-squares problems.
 
     Args:
@@ -162,15 +171,21 @@ def design_matrices(signature: np.ndarray, bulk: np.ndarray, method: str, weight
     m = W.sum(axis=1)  # (B,)
     mS, sdS = _weighted_stats(S, W)  # (B, k)
     mX, sdX = _weighted_stats(X, W)  # (B, n)
-    G = (G - m[:, None, None] * mS[:, :, None] * mS[:, None, :]) / (sdS[:, :, None] * sdS[:, None, :])
+    G = (G - m[:, None, None] * mS[:, :, None] * mS[:, None, :]) / (
+        sdS[:, :, None] * sdS[:, None, :]
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
-        C = (C - m[:, None, None] * mX[:, :, None] * mS[:, None, :]) / (sdX[:, :, None] * sdS[:, None, :])
+        C = (C - m[:, None, None] * mX[:, :, None] * mS[:, None, :]) / (
+            sdX[:, :, None] * sdS[:, None, :]
+        )
     C[~np.isfinite(C)] = np.nan
     C[np.broadcast_to((sdX <= 0)[:, :, None], C.shape)] = np.nan
     return G, C
 
 
-def _residual_rmse(signature: np.ndarray, bulk: np.ndarray, x: np.ndarray, method: str) -> np.ndarray:
+def _residual_rmse(
+    signature: np.ndarray, bulk: np.ndarray, x: np.ndarray, method: str
+) -> np.ndarray:
     S = np.asarray(signature, dtype=float)
     X = np.asarray(bulk, dtype=float)
     if method == "deconrnaseq":
@@ -181,7 +196,12 @@ def _residual_rmse(signature: np.ndarray, bulk: np.ndarray, x: np.ndarray, metho
     return np.sqrt(np.mean(resid * resid, axis=0))
 
 
-def deconvolve_arrays(signature: np.ndarray, bulk: np.ndarray, method: str = "deconrnaseq", weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def deconvolve_arrays(
+    signature: np.ndarray,
+    bulk: np.ndarray,
+    method: str = "deconrnaseq",
+    weights: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Proportions for arrays already restricted to shared genes and normalised.
 
     Args:
@@ -205,7 +225,14 @@ def deconvolve_arrays(signature: np.ndarray, bulk: np.ndarray, method: str = "de
     return x, res.converged.reshape(B, n)
 
 
-def deconvolve(bulk: pd.DataFrame, signature: pd.DataFrame, method: str = "deconrnaseq", normalization: str = "cpm", bulk_name: str = "bulk", signature_name: str = "signature") -> DeconvolutionResult:
+def deconvolve(
+    bulk: pd.DataFrame,
+    signature: pd.DataFrame,
+    method: str = "deconrnaseq",
+    normalization: str = "cpm",
+    bulk_name: str = "bulk",
+    signature_name: str = "signature",
+) -> DeconvolutionResult:
     """Estimate cell-type proportions of every bulk sample.
 
     Args:
@@ -229,7 +256,9 @@ def deconvolve(bulk: pd.DataFrame, signature: pd.DataFrame, method: str = "decon
     X = normalize_bulk(bulk.loc[shared].to_numpy(dtype=float), normalization, lib)
     S = signature.loc[shared].to_numpy(dtype=float)
     if np.linalg.matrix_rank(S - S.mean(0) if method == "deconrnaseq" else S) < S.shape[1]:
-        raise InputError(f"{signature_name}: the signature columns are collinear on the {len(shared)} shared genes")
+        raise InputError(
+            f"{signature_name}: the signature columns are collinear on the {len(shared)} shared genes"
+        )
     x, converged = deconvolve_arrays(S, X, method)
     props = pd.DataFrame(x[0], index=bulk.columns, columns=signature.columns)
     rmse = pd.Series(_residual_rmse(S, X, x[0], method), index=bulk.columns, name="residual_rmse")
@@ -238,10 +267,19 @@ def deconvolve(bulk: pd.DataFrame, signature: pd.DataFrame, method: str = "decon
 
 def bootstrap_weights(n_genes: int, n_bootstrap: int, rng: np.random.Generator) -> np.ndarray:
     """(n_bootstrap, n_genes) multiplicities of genes drawn with replacement (rows sum to n_genes)."""
-    return rng.multinomial(n_genes, np.full(n_genes, 1.0 / n_genes), size=n_bootstrap).astype(float)
+    return rng.multinomial(n_genes, np.full(n_genes, 1.0 / n_genes), size=n_bootstrap).astype(
+        float
+    )
 
 
-def bootstrap_proportions(signature: np.ndarray, bulk: np.ndarray, method: str, n_bootstrap: int, seed: int, chunk_problems: int = 200_000) -> np.ndarray:
+def bootstrap_proportions(
+    signature: np.ndarray,
+    bulk: np.ndarray,
+    method: str,
+    n_bootstrap: int,
+    seed: int,
+    chunk_problems: int = 200_000,
+) -> np.ndarray:
     """Bootstrap over signature genes: refit with genes resampled with replacement.
 
     Args:
@@ -267,7 +305,9 @@ def bootstrap_proportions(signature: np.ndarray, bulk: np.ndarray, method: str, 
     for start in range(0, n_bootstrap, step):
         w = W[start : start + step]
         ok = (w > 0).sum(axis=1) > k
-        if method == "deconrnaseq":  # a replicate whose signature columns became constant is unusable
+        if (
+            method == "deconrnaseq"
+        ):  # a replicate whose signature columns became constant is unusable
             _, sd = _weighted_stats(S, w)
             ok &= (sd > 0).all(axis=1)
         if ok.any():
@@ -277,7 +317,9 @@ def bootstrap_proportions(signature: np.ndarray, bulk: np.ndarray, method: str, 
     return out
 
 
-def thin_counts(counts: np.ndarray, library_size: np.ndarray, depth: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def thin_counts(
+    counts: np.ndarray, library_size: np.ndarray, depth: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Binomial thinning of RNA-seq counts to an expected library size.
 
     Each read is kept independently with probability p = min(1, depth / library size), so a gene

@@ -14,7 +14,9 @@ import pandas as pd  # noqa: E402
 __all__ = ["plot_agreement", "plot_depth_curve"]
 
 
-def plot_agreement(merged: pd.DataFrame, agreement: pd.DataFrame, path: str | os.PathLike, title: str = "") -> None:
+def plot_agreement(
+    merged: pd.DataFrame, agreement: pd.DataFrame, path: str | os.PathLike, title: str = ""
+) -> None:
     """Scatter of estimated vs measured fractions, one panel per measured cell type.
 
     Args:
@@ -29,14 +31,32 @@ def plot_agreement(merged: pd.DataFrame, agreement: pd.DataFrame, path: str | os
     ncol = min(n, 4)
     nrow = int(np.ceil(n / ncol))
     fig, axes = plt.subplots(nrow, ncol, figsize=(5.2 * ncol, 4.8 * nrow), squeeze=False)
-    for ax in axes.ravel()[len(cell_types):]:
+    for ax in axes.ravel()[len(cell_types) :]:
         ax.set_visible(False)
     for ax, cell_type in zip(axes.ravel(), cell_types):
         d = merged[merged["cell_type"] == cell_type]
         yerr = np.vstack([d["proportion"] - d["ci_low"], d["ci_high"] - d["proportion"]])
-        ax.errorbar(d["measured"], d["proportion"], yerr=np.clip(yerr, 0, None), fmt="o", ms=5, color="tab:blue", ecolor="0.75", elinewidth=1, capsize=2, label="this workflow (95 % bootstrap CI)")
+        ax.errorbar(
+            d["measured"],
+            d["proportion"],
+            yerr=np.clip(yerr, 0, None),
+            fmt="o",
+            ms=5,
+            color="tab:blue",
+            ecolor="0.75",
+            elinewidth=1,
+            capsize=2,
+            label="this workflow (95 % bootstrap CI)",
+        )
         if "published" in d.columns and d["published"].notna().any():
-            ax.plot(d["measured"], d["published"], "x", color="tab:red", ms=6, label="published estimate")
+            ax.plot(
+                d["measured"],
+                d["published"],
+                "x",
+                color="tab:red",
+                ms=6,
+                label="published estimate",
+            )
         lo = float(np.nanmin([d["measured"].min(), d["ci_low"].min()]))
         hi = float(np.nanmax([d["measured"].max(), d["ci_high"].max()]))
         ax.plot([lo, hi], [lo, hi], ls="--", lw=0.8, color="grey", label="y = x")
@@ -64,7 +84,14 @@ def plot_depth_curve(summary: pd.DataFrame, path: str | os.PathLike, title: str 
         path: PNG path.
         title: figure title.
     """
-    metrics = [(m, label) for m, label in (("spearman_rho", "Spearman rho vs measured"), ("spearman_vs_full", "Spearman rho vs full-depth estimate")) if f"{m}_mean" in summary.columns]
+    metrics = [
+        (m, label)
+        for m, label in (
+            ("spearman_rho", "Spearman rho vs measured"),
+            ("spearman_vs_full", "Spearman rho vs full-depth estimate"),
+        )
+        if f"{m}_mean" in summary.columns
+    ]
     fig, ax = plt.subplots(figsize=(6.4, 4.6))
     for cell_type, grp in summary.groupby("cell_type", sort=True):
         grp = grp.sort_values("mean_reads")
@@ -73,7 +100,13 @@ def plot_depth_curve(summary: pd.DataFrame, path: str | os.PathLike, title: str 
             if not np.isfinite(y).any():
                 continue
             line = ax.plot(grp["mean_reads"], y, style, ms=4, label=f"{cell_type}: {label}")[0]
-            ax.fill_between(grp["mean_reads"], grp[f"{metric}_q025"], grp[f"{metric}_q975"], color=line.get_color(), alpha=0.15)
+            ax.fill_between(
+                grp["mean_reads"],
+                grp[f"{metric}_q025"],
+                grp[f"{metric}_q975"],
+                color=line.get_color(),
+                alpha=0.15,
+            )
     ax.set_xscale("log")
     ax.set_xlabel("reads per sample (binomial thinning; rightmost = full library)")
     ax.set_ylabel("correlation")

@@ -23,7 +23,9 @@ from .signatures import reference_matrix
 __all__ = ["split_reference", "make_pseudobulk"]
 
 
-def split_reference(labels: np.ndarray, reference_fraction: float, rng: np.random.Generator) -> np.ndarray:
+def split_reference(
+    labels: np.ndarray, reference_fraction: float, rng: np.random.Generator
+) -> np.ndarray:
     """Stratified split of cells: True = reference half, False = mixture half.
 
     Args:
@@ -43,7 +45,9 @@ def split_reference(labels: np.ndarray, reference_fraction: float, rng: np.rando
     for cell_type in np.unique(labels):
         idx = np.flatnonzero(labels == cell_type)
         if idx.size < 2:
-            raise InputError(f"cell type {cell_type!r} has {idx.size} cell(s); need >= 2 to split reference / mixture cells")
+            raise InputError(
+                f"cell type {cell_type!r} has {idx.size} cell(s); need >= 2 to split reference / mixture cells"
+            )
         n_ref = int(np.clip(round(reference_fraction * idx.size), 1, idx.size - 1))
         in_ref[rng.choice(idx, size=n_ref, replace=False)] = True
     return in_ref
@@ -96,7 +100,9 @@ def make_pseudobulk(
     X = X.toarray() if sp.issparse(X) else np.asarray(X, dtype=float)
     X = np.expm1(X) if log1p else X.astype(float)
     if np.any(X < 0):
-        raise InputError(f"{source}: negative expression in the matrix summed (scaled data?); use .raw or a count layer")
+        raise InputError(
+            f"{source}: negative expression in the matrix summed (scaled data?); use .raw or a count layer"
+        )
     types = sorted(np.unique(labels))
     mix_labels = labels[mix_idx]
     pools = {t: np.flatnonzero(mix_labels == t) for t in types}
@@ -105,12 +111,20 @@ def make_pseudobulk(
     truth = np.zeros((n_samples, len(types)))
     for s in range(n_samples):
         counts = rng.multinomial(cells_per_sample, props[s])
-        chosen = np.concatenate([rng.choice(pools[t], size=c, replace=True) for t, c in zip(types, counts)])
+        chosen = np.concatenate(
+            [rng.choice(pools[t], size=c, replace=True) for t, c in zip(types, counts)]
+        )
         bulk[:, s] = X[chosen].sum(axis=0)
         truth[s] = counts / cells_per_sample
     names = [f"pseudo{s:03d}" for s in range(n_samples)]
     bulk_df = pd.DataFrame(bulk, index=pd.Index(genes), columns=names)
     truth_df = pd.DataFrame(truth, index=names, columns=types)
     reference = adata[in_ref].copy()
-    split = pd.DataFrame({"cell": adata.obs_names, "cell_type": labels, "part": np.where(in_ref, "reference", "mixture")})
+    split = pd.DataFrame(
+        {
+            "cell": adata.obs_names,
+            "cell_type": labels,
+            "part": np.where(in_ref, "reference", "mixture"),
+        }
+    )
     return reference, bulk_df, truth_df, split

@@ -95,7 +95,13 @@ def depth_robustness(
             if measured is not None and cell_type in measured.columns:
                 sp = spearman_test(props[pos, j], measured.loc[common, cell_type].to_numpy())
                 pe = pearson_test(props[pos, j], measured.loc[common, cell_type].to_numpy())
-                row.update(n=sp["n"], spearman_rho=sp["rho"], spearman_p=sp["p_value"], pearson_r=pe["r"], pearson_p=pe["p_value"])
+                row.update(
+                    n=sp["n"],
+                    spearman_rho=sp["rho"],
+                    spearman_p=sp["p_value"],
+                    pearson_r=pe["r"],
+                    pearson_p=pe["p_value"],
+                )
             out.append(row)
         return out
 
@@ -126,10 +132,23 @@ def summarize_depth_curve(curve: pd.DataFrame) -> pd.DataFrame:
         each metric present (spearman_rho, pearson_r, spearman_vs_full, mean_abs_diff_vs_full)
         ``<metric>_mean``, ``_sd``, ``_q025``, ``_q975``; sorted by decreasing depth, full first.
     """
-    metrics = [m for m in ("spearman_rho", "pearson_r", "spearman_vs_full", "mean_abs_diff_vs_full") if m in curve.columns]
+    metrics = [
+        m
+        for m in ("spearman_rho", "pearson_r", "spearman_vs_full", "mean_abs_diff_vs_full")
+        if m in curve.columns
+    ]
     rows = []
-    for (depth, thinned, cell_type), grp in curve.groupby(["depth", "thinned", "cell_type"], sort=False):
-        row = {"depth": depth, "thinned": thinned, "cell_type": cell_type, "n_repeats": len(grp), "mean_reads": grp["mean_reads"].mean(), "n_undefined_max": int(grp["n_undefined"].max())}
+    for (depth, thinned, cell_type), grp in curve.groupby(
+        ["depth", "thinned", "cell_type"], sort=False
+    ):
+        row = {
+            "depth": depth,
+            "thinned": thinned,
+            "cell_type": cell_type,
+            "n_repeats": len(grp),
+            "mean_reads": grp["mean_reads"].mean(),
+            "n_undefined_max": int(grp["n_undefined"].max()),
+        }
         for m in metrics:
             v = grp[m].to_numpy(dtype=float)
             v = v[np.isfinite(v)]
@@ -141,4 +160,8 @@ def summarize_depth_curve(curve: pd.DataFrame) -> pd.DataFrame:
         rows.append(row)
     out = pd.DataFrame(rows)
     out["_order"] = np.where(out["thinned"], out["depth"], np.inf)
-    return out.sort_values(["_order", "cell_type"], ascending=[False, True]).drop(columns="_order").reset_index(drop=True)
+    return (
+        out.sort_values(["_order", "cell_type"], ascending=[False, True])
+        .drop(columns="_order")
+        .reset_index(drop=True)
+    )

@@ -42,14 +42,18 @@ def reference_matrix(adata, layer: str | None = None, use_raw: bool = False):
         return adata.raw.X, pd.Index(adata.raw.var_names)
     if layer:
         if layer not in adata.layers:
-            raise InputError(f"reference has no layer {layer!r} (layers: {', '.join(adata.layers) or 'none'})")
+            raise InputError(
+                f"reference has no layer {layer!r} (layers: {', '.join(adata.layers) or 'none'})"
+            )
         return adata.layers[layer], pd.Index(adata.var_names)
     return adata.X, pd.Index(adata.var_names)
 
 
 def _check_reference(adata, cluster_key: str, source: str) -> pd.Series:
     if cluster_key not in adata.obs.columns:
-        raise InputError(f"{source}: obs has no column {cluster_key!r} (columns: {', '.join(map(str, adata.obs.columns))})")
+        raise InputError(
+            f"{source}: obs has no column {cluster_key!r} (columns: {', '.join(map(str, adata.obs.columns))})"
+        )
     if adata.var_names.has_duplicates:
         dup = adata.var_names[adata.var_names.duplicated()][0]
         raise InputError(f"{source}: duplicate gene name {dup!r} in var_names")
@@ -59,7 +63,16 @@ def _check_reference(adata, cluster_key: str, source: str) -> pd.Series:
     return clusters
 
 
-def find_markers(adata, cluster_key: str, n_markers: int = 20, layer: str | None = None, use_raw: bool = False, max_pval_adj: float = 0.05, min_log2fc: float = 1.0, source: str = "reference") -> pd.DataFrame:
+def find_markers(
+    adata,
+    cluster_key: str,
+    n_markers: int = 20,
+    layer: str | None = None,
+    use_raw: bool = False,
+    max_pval_adj: float = 0.05,
+    min_log2fc: float = 1.0,
+    source: str = "reference",
+) -> pd.DataFrame:
     """Marker genes of each cluster by scanpy's Wilcoxon rank-sum test (one cluster vs the rest).
 
     Args:
@@ -88,19 +101,50 @@ def find_markers(adata, cluster_key: str, n_markers: int = 20, layer: str | None
         raise InputError(f"{source}: no .raw; set use_raw: false")
     if layer and layer not in work.layers:
         raise InputError(f"{source}: no layer {layer!r}")
-    sc.tl.rank_genes_groups(work, groupby=cluster_key, method="wilcoxon", use_raw=use_raw, layer=layer, n_genes=None, tie_correct=True, key_added="_markers")
+    sc.tl.rank_genes_groups(
+        work,
+        groupby=cluster_key,
+        method="wilcoxon",
+        use_raw=use_raw,
+        layer=layer,
+        n_genes=None,
+        tie_correct=True,
+        key_added="_markers",
+    )
     table = sc.get.rank_genes_groups_df(work, group=None, key="_markers")
-    table = table.rename(columns={"group": "cluster", "names": "gene", "scores": "score", "logfoldchanges": "log2fc", "pvals_adj": "pval_adj"})
+    table = table.rename(
+        columns={
+            "group": "cluster",
+            "names": "gene",
+            "scores": "score",
+            "logfoldchanges": "log2fc",
+            "pvals_adj": "pval_adj",
+        }
+    )
     keep = (table["pval_adj"] < max_pval_adj) & (table["log2fc"] >= min_log2fc)
     table = table[keep].sort_values(["cluster", "score"], ascending=[True, False])
     table = table.groupby("cluster", observed=True, sort=True).head(n_markers)
     for cluster in work.obs[cluster_key].cat.categories:
         if cluster not in set(table["cluster"]):
-            log.warning("%s: cluster %r has no marker with pval_adj < %g and log2FC >= %g", source, cluster, max_pval_adj, min_log2fc)
+            log.warning(
+                "%s: cluster %r has no marker with pval_adj < %g and log2FC >= %g",
+                source,
+                cluster,
+                max_pval_adj,
+                min_log2fc,
+            )
     return table[["cluster", "gene", "score", "log2fc", "pval_adj"]].reset_index(drop=True)
 
 
-def build_signature(adata, cluster_key: str, markers: dict[str, list[str]] | pd.DataFrame, layer: str | None = None, use_raw: bool = False, log1p: bool | str = "auto", source: str = "reference") -> pd.DataFrame:
+def build_signature(
+    adata,
+    cluster_key: str,
+    markers: dict[str, list[str]] | pd.DataFrame,
+    layer: str | None = None,
+    use_raw: bool = False,
+    log1p: bool | str = "auto",
+    source: str = "reference",
+) -> pd.DataFrame:
     """Signature matrix: mean expression of every cluster over the union of marker genes.
 
     Args:
@@ -132,7 +176,9 @@ def build_signature(adata, cluster_key: str, markers: dict[str, list[str]] | pd.
     levels = sorted(clusters.unique())
     unknown = [c for c in markers if c not in levels]
     if unknown:
-        raise InputError(f"{source}: marker clusters {', '.join(unknown)} not in obs[{cluster_key!r}] (clusters: {', '.join(levels)})")
+        raise InputError(
+            f"{source}: marker clusters {', '.join(unknown)} not in obs[{cluster_key!r}] (clusters: {', '.join(levels)})"
+        )
     matrix, genes = reference_matrix(adata, layer, use_raw)
     union: list[str] = []
     for cl in markers:
@@ -141,10 +187,17 @@ def build_signature(adata, cluster_key: str, markers: dict[str, list[str]] | pd.
                 union.append(gene)
     missing = [g for g in union if g not in genes]
     if missing:
-        log.warning("%s: %d marker gene(s) not in the reference, dropped: %s", source, len(missing), ", ".join(missing))
+        log.warning(
+            "%s: %d marker gene(s) not in the reference, dropped: %s",
+            source,
+            len(missing),
+            ", ".join(missing),
+        )
     union = [g for g in union if g in genes]
     if len(union) <= len(levels):
-        raise InputError(f"{source}: {len(union)} usable marker genes for {len(levels)} clusters; need more genes than clusters")
+        raise InputError(
+            f"{source}: {len(union)} usable marker genes for {len(levels)} clusters; need more genes than clusters"
+        )
     cols = genes.get_indexer(union)
     sub = matrix[:, cols]
     sub = sub.toarray() if sp.issparse(sub) else np.asarray(sub)
@@ -154,7 +207,9 @@ def build_signature(adata, cluster_key: str, markers: dict[str, list[str]] | pd.
     if log1p:
         sub = np.expm1(sub)
     if np.any(sub < 0):
-        raise InputError(f"{source}: negative expression in the reference matrix (scaled data?); use a layer or .raw with non-negative values")
+        raise InputError(
+            f"{source}: negative expression in the reference matrix (scaled data?); use a layer or .raw with non-negative values"
+        )
     codes = pd.Categorical(clusters.to_numpy(), categories=levels).codes
     onehot = np.zeros((len(levels), sub.shape[0]))
     onehot[codes, np.arange(sub.shape[0])] = 1.0

@@ -36,7 +36,9 @@ class QPResult:
         self.n_iter = n_iter
 
 
-def _solve_subproblems(G: np.ndarray, c: np.ndarray, fixed: np.ndarray, sum_to_one: bool) -> tuple[np.ndarray, np.ndarray]:
+def _solve_subproblems(
+    G: np.ndarray, c: np.ndarray, fixed: np.ndarray, sum_to_one: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """Minimise 0.5 x'Gx - c'x with x_i = 0 on ``fixed`` (and sum x = 1) for each row.
 
     G: (m, k, k) or (k, k); c: (m, k); fixed: (m, k) bool.
@@ -104,8 +106,14 @@ def solve_batched_qp(
         return G if shared else G[rows]
 
     with np.errstate(invalid="ignore"):
-        finite = np.isfinite(c).all(axis=1) & (np.isfinite(G).all() if shared else np.isfinite(G).all(axis=(1, 2)))
-        scale = np.abs(c).max(axis=1, initial=0.0) + (np.abs(G).max() if shared else np.abs(G).max(axis=(1, 2))) + 1e-300
+        finite = np.isfinite(c).all(axis=1) & (
+            np.isfinite(G).all() if shared else np.isfinite(G).all(axis=(1, 2))
+        )
+        scale = (
+            np.abs(c).max(axis=1, initial=0.0)
+            + (np.abs(G).max() if shared else np.abs(G).max(axis=(1, 2)))
+            + 1e-300
+        )
 
     # Warm start: the working set is the set of variables that are <= 0 in the solution with no
     # bounds (only the equality), a good guess of the final active set; the starting point is a
@@ -114,7 +122,9 @@ def solve_batched_qp(
     fixed = np.ones((n, k), dtype=bool)
     idx = np.flatnonzero(finite)
     if idx.size:
-        free0, _ = _solve_subproblems(gram(idx), c[idx], np.zeros((idx.size, k), dtype=bool), sum_to_one)
+        free0, _ = _solve_subproblems(
+            gram(idx), c[idx], np.zeros((idx.size, k), dtype=bool), sum_to_one
+        )
         f0 = free0 > 0
         if sum_to_one:
             none = ~f0.any(axis=1)

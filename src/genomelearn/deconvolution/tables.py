@@ -73,9 +73,9 @@ def read_matrix(path: str | os.PathLike, what: str = "matrix") -> pd.DataFrame:
     header = lines[0].split(sep)
     first = lines[1].split(sep)
     if len(header) == len(first) - 1:  # R write.table layout: no name for the row-name column
-        columns = [c.strip().strip("\"") for c in header]
+        columns = [c.strip().strip('"') for c in header]
     elif len(header) == len(first):
-        columns = [c.strip().strip("\"") for c in header[1:]]
+        columns = [c.strip().strip('"') for c in header[1:]]
     else:
         raise InputError(
             f"{path} line 2: {len(first)} fields but the header has {len(header)} "
@@ -86,7 +86,9 @@ def read_matrix(path: str | os.PathLike, what: str = "matrix") -> pd.DataFrame:
     seen: dict[str, int] = {}
     for i, col in enumerate(columns):
         if col in seen:
-            raise InputError(f"{path} line 1: duplicate column name {col!r} (columns {seen[col] + 2} and {i + 2})")
+            raise InputError(
+                f"{path} line 1: duplicate column name {col!r} (columns {seen[col] + 2} and {i + 2})"
+            )
         seen[col] = i
     _check_field_counts(lines[1:], sep, len(columns) + 1, path)
     frame = pd.read_csv(
@@ -122,7 +124,9 @@ def read_matrix(path: str | os.PathLike, what: str = "matrix") -> pd.DataFrame:
             f"{path} line {r + 2}, column {columns[c]!r} (row {names.iat[r]!r}): {reason} in {what}"
             f" ({int(bad.sum())} such cells in all)"
         )
-    return pd.DataFrame(values, index=pd.Index(names.to_numpy(), name=None), columns=pd.Index(columns))
+    return pd.DataFrame(
+        values, index=pd.Index(names.to_numpy(), name=None), columns=pd.Index(columns)
+    )
 
 
 def _check_field_counts(lines: list[str], sep: str, n_fields: int, path: Path) -> None:
@@ -161,7 +165,9 @@ def read_bulk_counts(path: str | os.PathLike) -> pd.DataFrame:
     _check_nonnegative(frame, path, "bulk counts")
     totals = frame.sum(axis=0)
     if (totals <= 0).any():
-        raise InputError(f"{path}: sample(s) {', '.join(totals.index[totals <= 0])} have no counts at all")
+        raise InputError(
+            f"{path}: sample(s) {', '.join(totals.index[totals <= 0])} have no counts at all"
+        )
     return frame
 
 
@@ -188,11 +194,15 @@ def read_signature(path: str | os.PathLike) -> pd.DataFrame:
         )
     constant = frame.columns[frame.std(axis=0).to_numpy() == 0]
     if len(constant):
-        raise InputError(f"{path}: cell type column(s) {', '.join(constant)} are constant over genes")
+        raise InputError(
+            f"{path}: cell type column(s) {', '.join(constant)} are constant over genes"
+        )
     return frame
 
 
-def read_measured(path: str | os.PathLike, columns: dict[str, str] | None, cell_types: list[str]) -> pd.DataFrame:
+def read_measured(
+    path: str | os.PathLike, columns: dict[str, str] | None, cell_types: list[str]
+) -> pd.DataFrame:
     """Read measured cell-type fractions (e.g. fibre-type fractions from myosin heavy chain protein).
 
     Args:
@@ -260,14 +270,18 @@ def read_markers(path: str | os.PathLike) -> dict[str, list[str]]:
     table = pd.read_csv(path, sep=_separator(path), dtype=str, keep_default_na=False)
     for col in ("cluster", "gene"):
         if col not in table.columns:
-            raise InputError(f"{path} line 1: column {col!r} missing (columns: {', '.join(table.columns)})")
+            raise InputError(
+                f"{path} line 1: column {col!r} missing (columns: {', '.join(table.columns)})"
+            )
     markers: dict[str, list[str]] = {}
     for i, (cluster, gene) in enumerate(zip(table["cluster"], table["gene"]), start=2):
         if not cluster.strip() or not gene.strip():
             raise InputError(f"{path} line {i}: empty cluster or gene")
         genes = markers.setdefault(cluster.strip(), [])
         if gene.strip() in genes:
-            raise InputError(f"{path} line {i}: gene {gene!r} listed twice for cluster {cluster!r}")
+            raise InputError(
+                f"{path} line {i}: gene {gene!r} listed twice for cluster {cluster!r}"
+            )
         genes.append(gene.strip())
     if not markers:
         raise InputError(f"{path}: no markers")

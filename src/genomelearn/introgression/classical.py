@@ -48,13 +48,20 @@ def make_classical(
             return make_pipeline(MaxAbsScaler(), Ridge(alpha=1.0 / C))
         if name == "random_forest":
             return RandomForestRegressor(
-                n_estimators=n_estimators, min_samples_leaf=2, max_features="sqrt", n_jobs=threads, random_state=seed
+                n_estimators=n_estimators,
+                min_samples_leaf=2,
+                max_features="sqrt",
+                n_jobs=threads,
+                random_state=seed,
             )
     elif name == "gc_logreg":
-        return make_pipeline(StandardScaler(), LogisticRegression(class_weight="balanced", random_state=seed))
+        return make_pipeline(
+            StandardScaler(), LogisticRegression(class_weight="balanced", random_state=seed)
+        )
     elif name == "kmer_logreg":
         return make_pipeline(
-            MaxAbsScaler(), LogisticRegression(C=C, max_iter=2000, class_weight="balanced", random_state=seed)
+            MaxAbsScaler(),
+            LogisticRegression(C=C, max_iter=2000, class_weight="balanced", random_state=seed),
         )
     elif name == "random_forest":
         return RandomForestClassifier(

@@ -12,7 +12,9 @@ from genomelearn.models.transformer import KmerTransformer
 DEEP_MODELS = ("kmer_mlp", "cnn", "bilstm", "transformer")
 
 
-def build_deep_model(name: str, architecture: dict, window_length: int, token_k: int, n_count_features: int):
+def build_deep_model(
+    name: str, architecture: dict, window_length: int, token_k: int, n_count_features: int
+):
     """Instantiate model ``name`` from its config block (``architecture``; ``training`` key ignored).
 
     Raises:

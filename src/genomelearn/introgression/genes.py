@@ -31,7 +31,9 @@ def read_genes(path, contigs: list[str], gene_types: list[str]) -> pd.DataFrame:
     """
     genes = bed.read_bed(path, extra_columns=True)
     if genes.shape[1] < 6:
-        raise InputError(f"{path}: gene BED needs at least 6 columns (chrom start end name score strand), got {genes.shape[1]}")
+        raise InputError(
+            f"{path}: gene BED needs at least 6 columns (chrom start end name score strand), got {genes.shape[1]}"
+        )
     genes = genes.rename(columns={"col4": "gene_name", "col6": "strand", "col7": "gene_type"})
     if "gene_type" not in genes:
         genes["gene_type"] = "NA"
@@ -40,10 +42,20 @@ def read_genes(path, contigs: list[str], gene_types: list[str]) -> pd.DataFrame:
         genes = genes[genes["gene_type"].isin(gene_types)]
     if genes.empty:
         raise InputError(f"{path}: no gene on {contigs} with gene_type in {gene_types}")
-    return genes[["chrom", "start", "end", "gene_name", "strand", "gene_type"]].reset_index(drop=True)
+    return genes[["chrom", "start", "end", "gene_name", "strand", "gene_type"]].reset_index(
+        drop=True
+    )
 
 
-def gene_windows(genes: pd.DataFrame, mask: pd.DataFrame | None, fasta_path, length: int, stride: int, max_n_fraction: float, block_size: int) -> pd.DataFrame:
+def gene_windows(
+    genes: pd.DataFrame,
+    mask: pd.DataFrame | None,
+    fasta_path,
+    length: int,
+    stride: int,
+    max_n_fraction: float,
+    block_size: int,
+) -> pd.DataFrame:
     """Windows tiled over each gene's sequence (inside ``mask`` when given).
 
     Returns:
@@ -56,7 +68,8 @@ def gene_windows(genes: pd.DataFrame, mask: pd.DataFrame | None, fasta_path, len
 
         cut = pybedtools.BedTool.from_dataframe(regions).intersect(bed.to_bedtool(bed.merge(mask)))
         regions = pd.DataFrame(
-            [(iv.chrom, iv.start, iv.end, int(iv.fields[3])) for iv in cut], columns=["chrom", "start", "end", "gene"]
+            [(iv.chrom, iv.start, iv.end, int(iv.fields[3])) for iv in cut],
+            columns=["chrom", "start", "end", "gene"],
         )
     regions = regions.reset_index(drop=True).assign(label=np.int8(0))
     tiled = tile(regions, length, stride)
@@ -148,7 +161,9 @@ def oof_gene_scores(
         for block in pd.unique(labelled["block"].to_numpy()[roles[f] == "test"]):
             block_fold[block] = f
     gene_fold = gene_folds(genes, block_fold, block_size)
-    win_fold = gene_fold[gene_wins["gene"].to_numpy()] if len(gene_wins) else np.zeros(0, dtype=np.int64)
+    win_fold = (
+        gene_fold[gene_wins["gene"].to_numpy()] if len(gene_wins) else np.zeros(0, dtype=np.int64)
+    )
 
     def features(frame):
         codes = to_codes(frame["sequence"].to_numpy().astype("S"))
@@ -158,17 +173,26 @@ def oof_gene_scores(
     x_lab, x_gene = features(labelled), features(gene_wins) if len(gene_wins) else None
     y = labelled["label"].to_numpy()
     probability = np.full(len(gene_wins), np.nan, dtype=np.float32)
-    both = pd.concat([labelled[["chrom", "start", "end"]], gene_wins[["chrom", "start", "end"]]], ignore_index=True)
+    both = pd.concat(
+        [labelled[["chrom", "start", "end"]], gene_wins[["chrom", "start", "end"]]],
+        ignore_index=True,
+    )
     rows = []
     for f in folds:
         sel = win_fold == f
         train = roles[f] == "train"
         flag = np.concatenate([np.zeros(len(labelled), dtype=bool), sel])
-        near = distance_to_nearest(both, flag)[: len(labelled)] < buffer_bp if sel.any() and buffer_bp > 0 else np.zeros(len(labelled), dtype=bool)
+        near = (
+            distance_to_nearest(both, flag)[: len(labelled)] < buffer_bp
+            if sel.any() and buffer_bp > 0
+            else np.zeros(len(labelled), dtype=bool)
+        )
         dropped = int((train & near).sum())
         train &= ~near
         if len(np.unique(y[train])) < 2:
-            raise ValueError(f"gene scores, fold {f}: training windows lack a class after dropping {dropped} within {buffer_bp} bp of gene windows")
+            raise ValueError(
+                f"gene scores, fold {f}: training windows lack a class after dropping {dropped} within {buffer_bp} bp of gene windows"
+            )
         model = make_classical(model_name, seed=seed, threads=threads, **(model_settings or {}))
         model.fit(x_lab[train], y[train])
         held = roles[f] == "test"
@@ -182,9 +206,15 @@ def oof_gene_scores(
             probability[sel] = model.predict_proba(x_gene[sel])[:, 1]
         rows.append(row)
     scored = gene_wins.assign(probability=probability)
-    agg = scored.groupby("gene")["probability"].agg(n_windows="size", mean_probability="mean", max_probability="max")
-    table = genes.iloc[agg.index.to_numpy()][["gene_name", "chrom", "start", "end", "strand"]].reset_index(drop=True)
+    agg = scored.groupby("gene")["probability"].agg(
+        n_windows="size", mean_probability="mean", max_probability="max"
+    )
+    table = genes.iloc[agg.index.to_numpy()][
+        ["gene_name", "chrom", "start", "end", "strand"]
+    ].reset_index(drop=True)
     table.insert(5, "fold", gene_fold[agg.index.to_numpy()])
     table = pd.concat([table, agg.reset_index(drop=True)], axis=1)
-    table = table.sort_values("mean_probability", ascending=False, kind="stable").reset_index(drop=True)
+    table = table.sort_values("mean_probability", ascending=False, kind="stable").reset_index(
+        drop=True
+    )
     return table, pd.DataFrame(rows)

@@ -63,9 +63,13 @@ def build_labelled_regions(
     summary = {}
     classes = {}
     for label, name, frame in ((1, "introgressed", introgressed), (0, "desert", deserts)):
-        kept = frame[frame["chrom"].isin(contigs)][["chrom", "start", "end"]].reset_index(drop=True)
+        kept = frame[frame["chrom"].isin(contigs)][["chrom", "start", "end"]].reset_index(
+            drop=True
+        )
         if kept.empty:
-            raise InputError(f"no {name} region on contigs {contigs} (contigs in the file: {sorted(frame['chrom'].unique())[:10]})")
+            raise InputError(
+                f"no {name} region on contigs {contigs} (contigs in the file: {sorted(frame['chrom'].unique())[:10]})"
+            )
         summary[f"{name}_regions_input"] = len(kept)
         summary[f"{name}_bp_input"] = bed.total_length(kept)
         classes[label] = kept
@@ -86,10 +90,16 @@ def build_labelled_regions(
         summary[f"{name}_regions_final"] = len(kept)
         summary[f"{name}_bp_final"] = bed.total_length(kept)
         parts.append(kept.assign(label=np.int8(label)))
-    regions = pd.concat(parts, ignore_index=True).sort_values(["chrom", "start"], kind="stable").reset_index(drop=True)
+    regions = (
+        pd.concat(parts, ignore_index=True)
+        .sort_values(["chrom", "start"], kind="stable")
+        .reset_index(drop=True)
+    )
     for label, name in ((1, "introgressed"), (0, "desert")):
         if not (regions["label"] == label).any():
-            raise InputError(f"no {name} sequence left after removing overlaps and masking on {contigs}")
+            raise InputError(
+                f"no {name} sequence left after removing overlaps and masking on {contigs}"
+            )
     return regions, summary
 
 

@@ -17,7 +17,9 @@ SPLIT_NAMES = ("train", "validation", "test")
 def _check_fractions(fractions) -> np.ndarray:
     f = np.asarray(fractions, dtype=float)
     if f.shape != (3,) or (f <= 0).any() or abs(f.sum() - 1) > 1e-6:
-        raise ValueError(f"split fractions must be three positive numbers summing to 1, got {list(fractions)}")
+        raise ValueError(
+            f"split fractions must be three positive numbers summing to 1, got {list(fractions)}"
+        )
     return f
 
 
@@ -60,7 +62,9 @@ def block_split(windows: pd.DataFrame, fractions, seed: int, buffer_bp: int = 0)
         n_val = max(int(round(f[1] * n)), 1) if n >= 3 else 0
         n_test = max(int(round(f[2] * n)), 1) if n >= 3 else 0
         for i, block in enumerate(blocks):
-            assignment[block] = "test" if i < n_test else "validation" if i < n_test + n_val else "train"
+            assignment[block] = (
+                "test" if i < n_test else "validation" if i < n_test + n_val else "train"
+            )
     split = windows["block"].map(assignment).to_numpy(dtype=object)
     if buffer_bp > 0:
         near = distance_to_nearest(windows, split == "train") < buffer_bp
@@ -75,7 +79,7 @@ def distance_to_nearest(windows: pd.DataFrame, reference_mask: np.ndarray) -> np
     contig has no reference window.
     """
     out = np.full(len(windows), np.inf)
-    for chrom, idx in windows.groupby("chrom").indices.items():
+    for _chrom, idx in windows.groupby("chrom").indices.items():
         ref = idx[reference_mask[idx]]
         if len(ref) == 0:
             continue
@@ -86,7 +90,9 @@ def distance_to_nearest(windows: pd.DataFrame, reference_mask: np.ndarray) -> np
         s, e = windows["start"].to_numpy()[idx], windows["end"].to_numpy()[idx]
         j = np.searchsorted(r_start, s, side="right")  # r_start[j-1] <= s < r_start[j]
         left = np.where(j > 0, np.maximum(s - r_end_max[np.maximum(j - 1, 0)], 0), np.inf)
-        right = np.where(j < len(r_start), np.maximum(r_start[np.minimum(j, len(r_start) - 1)] - e, 0), np.inf)
+        right = np.where(
+            j < len(r_start), np.maximum(r_start[np.minimum(j, len(r_start) - 1)] - e, 0), np.inf
+        )
         out[idx] = np.minimum(left, right)
     return out
 
@@ -105,7 +111,9 @@ def _packed_kmers(codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return values, (csum[:, k:] - csum[:, :width]) == 0
 
 
-def shared_kmer_fraction(query_codes: np.ndarray, reference_codes: np.ndarray, k: int) -> np.ndarray:
+def shared_kmer_fraction(
+    query_codes: np.ndarray, reference_codes: np.ndarray, k: int
+) -> np.ndarray:
     """Per query window: does it share at least one exact k-mer (no N) with any reference window?
 
     Args:
@@ -122,7 +130,11 @@ def shared_kmer_fraction(query_codes: np.ndarray, reference_codes: np.ndarray, k
     ref_set = np.unique(ref_values[ref_ok])
     q_values, q_ok = _packed_kmers(query_codes, k)
     pos = np.searchsorted(ref_set, q_values)
-    found = ref_set[np.minimum(pos, len(ref_set) - 1)] == q_values if len(ref_set) else np.zeros_like(q_ok)
+    found = (
+        ref_set[np.minimum(pos, len(ref_set) - 1)] == q_values
+        if len(ref_set)
+        else np.zeros_like(q_ok)
+    )
     return (found & q_ok).any(axis=1)
 
 

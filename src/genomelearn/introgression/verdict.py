@@ -232,7 +232,15 @@ def verdicts(metrics: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
                 "verdict": sentence,
             }
         )
-    columns = ["labels", "matching", "protocol", "metric", "gc_estimate", "best_model", "difference"]
+    columns = [
+        "labels",
+        "matching",
+        "protocol",
+        "metric",
+        "gc_estimate",
+        "best_model",
+        "difference",
+    ]
     columns += ["ci_low", "ci_high", "p_beats_gc", "beats_gc", "verdict"]
     return pd.DataFrame(rows, columns=columns)
 

@@ -154,4 +154,16 @@ def build_windows(
     for label in (0, 1):
         summary[f"windows_label{label}_kept"] = int((windows["label"] == label).sum())
     summary["blocks"] = int(windows["block"].nunique())
-    return windows[["chrom", "start", "end", "label", "gc", "n_fraction", "repeat_fraction", "block", "sequence"]], summary
+    return windows[
+        [
+            "chrom",
+            "start",
+            "end",
+            "label",
+            "gc",
+            "n_fraction",
+            "repeat_fraction",
+            "block",
+            "sequence",
+        ]
+    ], summary

@@ -75,10 +75,14 @@ def read_bed(
             if stripped.startswith(_HEADER_PREFIXES):
                 if allow_header:
                     continue
-                raise InputError(f"{path} line {lineno}: header line {stripped[:40]!r} not allowed")
+                raise InputError(
+                    f"{path} line {lineno}: header line {stripped[:40]!r} not allowed"
+                )
             fields = re.split(r"\s+", stripped)
             if len(fields) < 3:
-                raise InputError(f"{path} line {lineno}: expected at least 3 fields (chrom start end), got {len(fields)}")
+                raise InputError(
+                    f"{path} line {lineno}: expected at least 3 fields (chrom start end), got {len(fields)}"
+                )
             try:
                 start, end = int(fields[1]), int(fields[2])
             except ValueError:
@@ -94,7 +98,13 @@ def read_bed(
             rows.append(fields if extra_columns else fields[:3])
     if not rows:
         if allow_empty:
-            return pd.DataFrame({"chrom": pd.Series(dtype=str), "start": pd.Series(dtype=np.int64), "end": pd.Series(dtype=np.int64)})
+            return pd.DataFrame(
+                {
+                    "chrom": pd.Series(dtype=str),
+                    "start": pd.Series(dtype=np.int64),
+                    "end": pd.Series(dtype=np.int64),
+                }
+            )
         raise InputError(f"{path}: BED file has no intervals")
     width = max(len(r) for r in rows)
     columns = ["chrom", "start", "end"] + [f"col{i}" for i in range(4, width + 1)]
@@ -118,7 +128,9 @@ def to_bedtool(frame: pd.DataFrame):
 def from_bedtool(bedtool) -> pd.DataFrame:
     """DataFrame (chrom, start, end) of a BedTool's first three columns."""
     rows = [(iv.chrom, iv.start, iv.end) for iv in bedtool]
-    return pd.DataFrame(rows, columns=["chrom", "start", "end"]).astype({"start": np.int64, "end": np.int64})
+    return pd.DataFrame(rows, columns=["chrom", "start", "end"]).astype(
+        {"start": np.int64, "end": np.int64}
+    )
 
 
 def merge(frame: pd.DataFrame) -> pd.DataFrame:
@@ -167,7 +179,10 @@ def check_contigs_after_mask(
             sequence left after masking: mask.bed has no interval on chr21 (mask contigs: chr22);
             regions of chr21 from maps.bed``.
     """
-    named = {path: frame.assign(chrom=[normalise_contig(c, "ucsc") for c in frame["chrom"]]) for path, frame in beds.items()}
+    named = {
+        path: frame.assign(chrom=[normalise_contig(c, "ucsc") for c in frame["chrom"]])
+        for path, frame in beds.items()
+    }
     if mask is not None:
         mask = mask.assign(chrom=[normalise_contig(c, "ucsc") for c in mask["chrom"]])
     for contig in dict.fromkeys(normalise_contig(c, "ucsc") for c in contigs):
@@ -182,7 +197,9 @@ def check_contigs_after_mask(
         if mask is None:
             continue
         mask_on = mask[mask["chrom"] == contig]
-        covered = sum(total_length(intersect(frame, mask_on)) for frame in on_contig.values() if len(frame))
+        covered = sum(
+            total_length(intersect(frame, mask_on)) for frame in on_contig.values() if len(frame)
+        )
         if covered == 0:
             why = (
                 f"{mask_path} has no interval on {contig} (mask contigs: {', '.join(sorted(mask['chrom'].unique())[:10])})"

@@ -34,7 +34,9 @@ def open_fasta(path: str | os.PathLike):
         raise InputError(f"{path}: FASTA file is empty")
     fai = Path(str(path) + ".fai")
     if not fai.exists():
-        raise InputError(f"{path}: FASTA has no index {fai.name}; create it with `samtools faidx {path}`")
+        raise InputError(
+            f"{path}: FASTA has no index {fai.name}; create it with `samtools faidx {path}`"
+        )
     if _is_gzip(path) and not Path(str(path) + ".gzi").exists():
         raise InputError(
             f"{path}: gzip FASTA needs bgzip compression and a .gzi index "
@@ -53,11 +55,17 @@ def resolve_contig(fasta, contig: str, path: str | os.PathLike = "") -> str:
         InputError: if neither spelling is a reference of the FASTA.
     """
     refs = set(fasta.references)
-    for candidate in (contig, normalise_contig(contig, "ucsc"), normalise_contig(contig, "ensembl")):
+    for candidate in (
+        contig,
+        normalise_contig(contig, "ucsc"),
+        normalise_contig(contig, "ensembl"),
+    ):
         if candidate in refs:
             return candidate
     shown = ", ".join(sorted(refs)[:10])
-    raise InputError(f"{path}: contig {contig!r} is not in the FASTA (contigs: {shown}{'…' if len(refs) > 10 else ''})")
+    raise InputError(
+        f"{path}: contig {contig!r} is not in the FASTA (contigs: {shown}{'…' if len(refs) > 10 else ''})"
+    )
 
 
 def fetch_bytes(fasta, contig: str, path: str | os.PathLike = "") -> np.ndarray:
@@ -69,7 +77,13 @@ def fetch_bytes(fasta, contig: str, path: str | os.PathLike = "") -> np.ndarray:
     return np.frombuffer(fetch_text(fasta, name, path).encode("ascii"), dtype=np.uint8).copy()
 
 
-def fetch_text(fasta, name: str, path: str | os.PathLike = "", start: int | None = None, end: int | None = None) -> str:
+def fetch_text(
+    fasta,
+    name: str,
+    path: str | os.PathLike = "",
+    start: int | None = None,
+    end: int | None = None,
+) -> str:
     """``fasta.fetch(name, start, end)`` whose read errors name the file and the contig.
 
     Raises:

@@ -74,7 +74,9 @@ def masked_reconstruction_loss(
     if likelihood == "gaussian":
         per_entry = (output - target) ** 2
     elif likelihood == "bernoulli":
-        per_entry = nn.functional.binary_cross_entropy_with_logits(output, target, reduction="none")
+        per_entry = nn.functional.binary_cross_entropy_with_logits(
+            output, target, reduction="none"
+        )
     else:
         raise ValueError(f"unknown likelihood {likelihood!r}; expected one of {LIKELIHOODS}")
     if mask is None:
@@ -111,7 +113,9 @@ class Autoencoder(nn.Module):
         if likelihood not in LIKELIHOODS:
             raise ValueError(f"unknown likelihood {likelihood!r}; expected one of {LIKELIHOODS}")
         if n_features < 1 or bottleneck < 1:
-            raise ValueError(f"n_features ({n_features}) and bottleneck ({bottleneck}) must be >= 1")
+            raise ValueError(
+                f"n_features ({n_features}) and bottleneck ({bottleneck}) must be >= 1"
+            )
         self.n_features = int(n_features)
         self.bottleneck = int(bottleneck)
         self.likelihood = likelihood
@@ -170,21 +174,29 @@ class MultimodalAutoencoder(nn.Module):
         self.likelihoods = list(likelihoods)
         self.n_features = [int(f) for f in n_features]
         self.bottleneck = int(bottleneck)
-        self.encoders = nn.ModuleList(_mlp([f, *hidden], dropout, last_activation=True) for f in self.n_features)
+        self.encoders = nn.ModuleList(
+            _mlp([f, *hidden], dropout, last_activation=True) for f in self.n_features
+        )
         self.joint = nn.Linear(hidden[-1] * len(self.n_features), self.bottleneck)
         self.decoders = nn.ModuleList(
-            _mlp([self.bottleneck, *hidden[::-1], f], dropout, last_activation=False) for f in self.n_features
+            _mlp([self.bottleneck, *hidden[::-1], f], dropout, last_activation=False)
+            for f in self.n_features
         )
 
     def _split(self, tensors: Sequence[torch.Tensor]):
         if len(tensors) != 2 * len(self.n_features):
-            raise ValueError(f"expected {2 * len(self.n_features)} tensors (value, mask per omic), got {len(tensors)}")
+            raise ValueError(
+                f"expected {2 * len(self.n_features)} tensors (value, mask per omic), got {len(tensors)}"
+            )
         return tensors[0::2], tensors[1::2]
 
     def encode(self, *tensors: torch.Tensor) -> torch.Tensor:
         """(x_1, mask_1, …) → (B, D) joint bottleneck."""
         xs, masks = self._split(tensors)
-        hs = [enc(_prepare_input(x, m, lik)) for enc, x, m, lik in zip(self.encoders, xs, masks, self.likelihoods)]
+        hs = [
+            enc(_prepare_input(x, m, lik))
+            for enc, x, m, lik in zip(self.encoders, xs, masks, self.likelihoods)
+        ]
         return self.joint(torch.cat(hs, dim=1))
 
     def forward(self, *tensors: torch.Tensor) -> list[torch.Tensor]:
@@ -197,12 +209,16 @@ class MultimodalAutoencoder(nn.Module):
         xs, masks = self._split(tensors)
         outputs = self(*tensors)
         return sum(
-            masked_reconstruction_loss(o, x, m, lik) for o, x, m, lik in zip(outputs, xs, masks, self.likelihoods)
+            masked_reconstruction_loss(o, x, m, lik)
+            for o, x, m, lik in zip(outputs, xs, masks, self.likelihoods)
         )
 
 
 def negative_binomial_nll(
-    counts: torch.Tensor, mean: torch.Tensor, theta: torch.Tensor, dropout_logits: torch.Tensor | None = None
+    counts: torch.Tensor,
+    mean: torch.Tensor,
+    theta: torch.Tensor,
+    dropout_logits: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Per-entry negative log-likelihood of counts under a (zero-inflated) negative binomial.
 
@@ -266,14 +282,18 @@ class CountAutoencoder(nn.Module):
     ):
         super().__init__()
         if n_features < 1 or bottleneck < 1:
-            raise ValueError(f"n_features ({n_features}) and bottleneck ({bottleneck}) must be >= 1")
+            raise ValueError(
+                f"n_features ({n_features}) and bottleneck ({bottleneck}) must be >= 1"
+            )
         self.n_features = int(n_features)
         self.bottleneck = int(bottleneck)
         self.likelihood = "zinb" if zero_inflated else "nb"
         sizes = [self.n_features, *[int(h) for h in hidden], self.bottleneck]
         self.encoder = _mlp(sizes, dropout, last_activation=False)
         back = sizes[::-1]
-        self.decoder_hidden = _mlp(back[:-1], dropout, last_activation=True) if len(back) > 2 else nn.Identity()
+        self.decoder_hidden = (
+            _mlp(back[:-1], dropout, last_activation=True) if len(back) > 2 else nn.Identity()
+        )
         self.scale = nn.Linear(back[-2], self.n_features)
         self.dropout_head = nn.Linear(back[-2], self.n_features) if zero_inflated else None
         self.log_theta = nn.Parameter(torch.zeros(self.n_features))

@@ -39,8 +39,16 @@ class ReadCNN(nn.Module):
         scalars: float32 (B, n_scalars). Returns logits float32 (B, n_classes).
     """
 
-    def __init__(self, in_channels: int = 4, n_scalars: int = 0, filters: int = 32, kernel_size: int = 5,
-                 hidden: int = 16, n_classes: int = 2, pooling: str = "max_mean"):
+    def __init__(
+        self,
+        in_channels: int = 4,
+        n_scalars: int = 0,
+        filters: int = 32,
+        kernel_size: int = 5,
+        hidden: int = 16,
+        n_classes: int = 2,
+        pooling: str = "max_mean",
+    ):
         super().__init__()
         if kernel_size % 2 != 1:
             raise ValueError("kernel_size must be odd (same-length convolutions)")
@@ -55,7 +63,9 @@ class ReadCNN(nn.Module):
         self.dense = nn.Linear((2 if pooling == "max_mean" else 1) * filters + n_scalars, hidden)
         self.out = nn.Linear(hidden, n_classes)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor, scalars: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor, scalars: torch.Tensor | None = None
+    ) -> torch.Tensor:
         if x.shape[-1] % 2:
             x = F.pad(x, (0, 1))
             mask = F.pad(mask, (0, 1))
@@ -75,4 +85,3 @@ class ReadCNN(nn.Module):
         if self.n_scalars:
             z = torch.cat([z, scalars.to(z.dtype)], dim=1)
         return self.out(F.relu(self.dense(z)))
-

@@ -27,7 +27,15 @@ class CourseCNN(nn.Module):
     Input: uint8 or float (B, L, 4) one-hot. Output: float logits (B, n_classes).
     """
 
-    def __init__(self, length: int, filters: int = 32, kernel_size: int = 5, dense_units: int = 16, dropout: float = 0.0, n_classes: int = 2):
+    def __init__(
+        self,
+        length: int,
+        filters: int = 32,
+        kernel_size: int = 5,
+        dense_units: int = 16,
+        dropout: float = 0.0,
+        n_classes: int = 2,
+    ):
         super().__init__()
         self.features = nn.Sequential(
             nn.Conv1d(4, filters, kernel_size),
@@ -38,7 +46,12 @@ class CourseCNN(nn.Module):
             nn.Flatten(),
         )
         flat = filters * ((length - 2 * (kernel_size - 1)) // 2)
-        self.head = nn.Sequential(nn.Linear(flat, dense_units), nn.ReLU(), nn.Dropout(dropout), nn.Linear(dense_units, n_classes))
+        self.head = nn.Sequential(
+            nn.Linear(flat, dense_units),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(dense_units, n_classes),
+        )
 
     def forward(self, one_hot: torch.Tensor) -> torch.Tensor:
         x = one_hot.float().transpose(1, 2)  # (B, 4, L)
@@ -61,11 +74,24 @@ class KmerBiLSTM(nn.Module):
     has sparse gradients (4**k rows; :func:`genomelearn.training.fit` updates it with SparseAdam).
     """
 
-    def __init__(self, vocab_size: int, embedding_dim: int = 10, hidden_size: int = 16, dense_units: int = 16, dropout: float = 0.2, n_classes: int = 2):
+    def __init__(
+        self,
+        vocab_size: int,
+        embedding_dim: int = 10,
+        hidden_size: int = 16,
+        dense_units: int = 16,
+        dropout: float = 0.2,
+        n_classes: int = 2,
+    ):
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=0, sparse=True)
         self.lstm = nn.LSTM(embedding_dim, hidden_size, batch_first=True, bidirectional=True)
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * hidden_size, dense_units), nn.ReLU(), nn.Linear(dense_units, n_classes))
+        self.head = nn.Sequential(
+            nn.Dropout(dropout),
+            nn.Linear(2 * hidden_size, dense_units),
+            nn.ReLU(),
+            nn.Linear(dense_units, n_classes),
+        )
 
     def embed(self, tokens: torch.Tensor) -> torch.Tensor:
         """Token embeddings (B, W, embedding_dim)."""
@@ -92,7 +118,13 @@ class BagOfKmersMLP(nn.Module):
     Input: float (B, n_features) counts. Output: float logits (B, n_classes).
     """
 
-    def __init__(self, n_features: int, hidden: tuple[int, ...] = (128, 32), dropout: float = 0.3, n_classes: int = 2):
+    def __init__(
+        self,
+        n_features: int,
+        hidden: tuple[int, ...] = (128, 32),
+        dropout: float = 0.3,
+        n_classes: int = 2,
+    ):
         super().__init__()
         layers, width = [], n_features
         for units in hidden:

@@ -82,8 +82,18 @@ class OmicsSource:
             is row ``rows[i]`` (train / validation split without copying the data).
     """
 
-    def __init__(self, matrices: Sequence, masks: Sequence[bool] | None = None, rows: np.ndarray | None = None):
-        self.matrices = [sp.csr_matrix(m, dtype=np.float32) if sp.issparse(m) else np.asarray(m, dtype=np.float32) for m in matrices]
+    def __init__(
+        self,
+        matrices: Sequence,
+        masks: Sequence[bool] | None = None,
+        rows: np.ndarray | None = None,
+    ):
+        self.matrices = [
+            sp.csr_matrix(m, dtype=np.float32)
+            if sp.issparse(m)
+            else np.asarray(m, dtype=np.float32)
+            for m in matrices
+        ]
         lengths = {m.shape[0] for m in self.matrices}
         if len(lengths) != 1:
             raise ValueError(f"matrices differ in number of rows: {sorted(lengths)}")
@@ -139,7 +149,9 @@ def split_cells(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndar
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
 
-def _train(model, matrices, masks, settings, train, checkpoint_dir, log, fingerprint="") -> tuple[np.ndarray, FitResult]:
+def _train(
+    model, matrices, masks, settings, train, checkpoint_dir, log, fingerprint=""
+) -> tuple[np.ndarray, FitResult]:
     n = matrices[0].shape[0]
     tr, va = split_cells(n, settings.validation_fraction, train.seed)
     result = fit(
@@ -152,7 +164,13 @@ def _train(model, matrices, masks, settings, train, checkpoint_dir, log, fingerp
         log=log,
         fingerprint=fingerprint,
     )
-    embedding = predict(EncoderView(model), OmicsSource(matrices, masks), batch_size=4096, device=train.device, softmax=False)
+    embedding = predict(
+        EncoderView(model),
+        OmicsSource(matrices, masks),
+        batch_size=4096,
+        device=train.device,
+        softmax=False,
+    )
     return embedding, result
 
 
@@ -193,12 +211,24 @@ def train_autoencoder(
     if likelihood in COUNT_LIKELIHOODS:
         if counts is None or counts.shape != X.shape:
             raise ValueError(f"likelihood {likelihood!r} needs raw counts of shape {X.shape}")
-        model = CountAutoencoder(X.shape[1], settings.hidden, settings.bottleneck, settings.dropout, likelihood == "zinb")
-        embedding, result = _train(model, [X, counts], [False, False], settings, train, checkpoint_dir, log, fingerprint)
+        model = CountAutoencoder(
+            X.shape[1],
+            settings.hidden,
+            settings.bottleneck,
+            settings.dropout,
+            likelihood == "zinb",
+        )
+        embedding, result = _train(
+            model, [X, counts], [False, False], settings, train, checkpoint_dir, log, fingerprint
+        )
         return model, embedding, result
     masked = (not sp.issparse(X)) and bool(np.isnan(np.asarray(X)).any())
-    model = Autoencoder(X.shape[1], settings.hidden, settings.bottleneck, settings.dropout, likelihood)
-    embedding, result = _train(model, [X], [masked], settings, train, checkpoint_dir, log, fingerprint)
+    model = Autoencoder(
+        X.shape[1], settings.hidden, settings.bottleneck, settings.dropout, likelihood
+    )
+    embedding, result = _train(
+        model, [X], [masked], settings, train, checkpoint_dir, log, fingerprint
+    )
     return model, embedding, result
 
 
@@ -223,10 +253,21 @@ def train_multimodal_autoencoder(
     """
     seed_everything(train.seed)
     model = MultimodalAutoencoder(
-        [m.shape[1] for m in matrices], likelihoods, settings.hidden, settings.bottleneck, settings.dropout
+        [m.shape[1] for m in matrices],
+        likelihoods,
+        settings.hidden,
+        settings.bottleneck,
+        settings.dropout,
     )
     embedding, result = _train(
-        model, list(matrices), [True] * len(matrices), settings, train, checkpoint_dir, log, fingerprint
+        model,
+        list(matrices),
+        [True] * len(matrices),
+        settings,
+        train,
+        checkpoint_dir,
+        log,
+        fingerprint,
     )
     return model, embedding, result
 
@@ -249,7 +290,9 @@ def concat_pca(matrices: Sequence, n_comps: int = 10, seed: int = 0) -> np.ndarr
     return scores
 
 
-def umap_layout(graph: sp.spmatrix, data: np.ndarray, seed: int = 0, min_dist: float = 0.5, spread: float = 1.0) -> np.ndarray:
+def umap_layout(
+    graph: sp.spmatrix, data: np.ndarray, seed: int = 0, min_dist: float = 0.5, spread: float = 1.0
+) -> np.ndarray:
     """2-D UMAP layout of a weighted graph (umap-learn ``simplicial_set_embedding``, scanpy defaults).
 
     Args:

@@ -62,15 +62,21 @@ def binarize(X, threshold: float | str = 0.5) -> tuple:
         X = sp.csr_matrix(X)
         if threshold == "median":
             if X.shape[0] * X.shape[1] > 5e7:
-                raise ValueError("threshold 'median' on a large sparse matrix: give a numeric threshold")
+                raise ValueError(
+                    "threshold 'median' on a large sparse matrix: give a numeric threshold"
+                )
             thr = np.median(X.toarray(), axis=0)
         else:
             thr = np.full(X.shape[1], float(threshold))
         if np.any(thr < 0):
-            raise ValueError("a negative threshold would mark implicit zeros as 1 in a sparse matrix")
+            raise ValueError(
+                "a negative threshold would mark implicit zeros as 1 in a sparse matrix"
+            )
         coo = X.tocoo()
         keep = coo.data > thr[coo.col]
-        B = sp.csr_matrix((np.ones(keep.sum(), np.float32), (coo.row[keep], coo.col[keep])), shape=X.shape)
+        B = sp.csr_matrix(
+            (np.ones(keep.sum(), np.float32), (coo.row[keep], coo.col[keep])), shape=X.shape
+        )
         return B, None
     X = np.asarray(X, dtype=np.float32)
     observed = ~np.isnan(X)
@@ -122,7 +128,9 @@ def hamming_blocks(X, threshold: float | str = 0.5, block_size: int = 512, min_s
         yield s, D
 
 
-def hamming_distances(X, threshold: float | str = 0.5, block_size: int = 512, min_shared: int = 1) -> np.ndarray:
+def hamming_distances(
+    X, threshold: float | str = 0.5, block_size: int = 512, min_shared: int = 1
+) -> np.ndarray:
     """Full (n, n) masked Hamming distance matrix (float64, +inf where no shared feature). O(n²) memory."""
     n = X.shape[0]
     out = np.empty((n, n), dtype=np.float64)
@@ -199,7 +207,9 @@ def euclidean_knn(
         X = mean_impute(X)
     if knn_method(n, approximate_above) == "nndescent":
         return nndescent_knn(X, k, "euclidean", seed=seed, n_jobs=n_jobs)
-    nn = NearestNeighbors(n_neighbors=k + 1, algorithm="brute" if sp.issparse(X) else "auto", n_jobs=n_jobs).fit(X)
+    nn = NearestNeighbors(
+        n_neighbors=k + 1, algorithm="brute" if sp.issparse(X) else "auto", n_jobs=n_jobs
+    ).fit(X)
     dist, idx = nn.kneighbors(X)
     # Drop each cell itself (usually column 0; with exact duplicates it may sit elsewhere).
     is_self = idx == np.arange(n)[:, None]
@@ -209,9 +219,16 @@ def euclidean_knn(
     return idx[keep].reshape(n, k).astype(np.int64), dist[keep].reshape(n, k).astype(np.float32)
 
 
-def omic_knn(X, metric: str, k: int = 15, threshold: float | str = 0.5, block_size: int = 512,
-             n_jobs: int | None = None, approximate_above: int | None = APPROXIMATE_KNN_ABOVE,
-             seed: int = 0):
+def omic_knn(
+    X,
+    metric: str,
+    k: int = 15,
+    threshold: float | str = 0.5,
+    block_size: int = 512,
+    n_jobs: int | None = None,
+    approximate_above: int | None = APPROXIMATE_KNN_ABOVE,
+    seed: int = 0,
+):
     """kNN of one omic with its metric (``"euclidean"`` or ``"hamming"``); see the two functions above.
 
     ``n_jobs`` threads the Euclidean query and NN-descent (the exact Hamming blocks use numpy's own
@@ -220,14 +237,23 @@ def omic_knn(X, metric: str, k: int = 15, threshold: float | str = 0.5, block_si
     if metric == "euclidean":
         return euclidean_knn(X, k, n_jobs=n_jobs, approximate_above=approximate_above, seed=seed)
     if metric == "hamming":
-        return hamming_knn(X, k, threshold=threshold, block_size=block_size,
-                           approximate_above=approximate_above, seed=seed, n_jobs=n_jobs)
+        return hamming_knn(
+            X,
+            k,
+            threshold=threshold,
+            block_size=block_size,
+            approximate_above=approximate_above,
+            seed=seed,
+            n_jobs=n_jobs,
+        )
     raise ValueError(f"unknown metric {metric!r}")
 
 
 def knn_method(n_cells: int, approximate_above: int | None = APPROXIMATE_KNN_ABOVE) -> str:
     """``"nndescent"`` when ``n_cells > approximate_above`` (not None), else ``"exact"``."""
-    return "nndescent" if approximate_above is not None and n_cells > approximate_above else "exact"
+    return (
+        "nndescent" if approximate_above is not None and n_cells > approximate_above else "exact"
+    )
 
 
 @functools.lru_cache(maxsize=1)
@@ -288,7 +314,10 @@ def nndescent_knn(
     n = X.shape[0]
     k = min(k, n - 1)
     if metric == "euclidean":
-        data, nn_metric = (sp.csr_matrix(X, dtype=np.float32) if sp.issparse(X) else mean_impute(X)), "euclidean"
+        data, nn_metric = (
+            (sp.csr_matrix(X, dtype=np.float32) if sp.issparse(X) else mean_impute(X)),
+            "euclidean",
+        )
     elif metric == "hamming":
         B, O = binarize(X, threshold)
         if O is None:  # sparse, every entry observed: plain Hamming on the binarised matrix
@@ -367,7 +396,9 @@ def n_edges(graph: sp.spmatrix) -> int:
     return int(g.nnz // 2)
 
 
-def consensus_graph(graphs: list[sp.spmatrix], min_omics: int | None = None) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+def consensus_graph(
+    graphs: list[sp.spmatrix], min_omics: int | None = None
+) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     """Edges present in at least ``min_omics`` of the graphs (default: all of them).
 
     Args:
@@ -398,14 +429,21 @@ def consensus_graph(graphs: list[sp.spmatrix], min_omics: int | None = None) -> 
     count.sort_indices()
     total = total.tocsr()
     total.sort_indices()
-    if not (np.array_equal(total.indptr, count.indptr) and np.array_equal(total.indices, count.indices)):
+    if not (
+        np.array_equal(total.indptr, count.indptr) and np.array_equal(total.indices, count.indices)
+    ):
         raise AssertionError("internal: weight and count matrices differ in sparsity pattern")
     keep = count.data >= m
     # total and count share the same sparsity pattern (count's non-zeros are total's non-zeros).
     weights = np.where(keep, total.data / np.maximum(count.data, 1), 0.0)
-    consensus = sp.csr_matrix((weights.astype(np.float32), count.indices.copy(), count.indptr.copy()), shape=count.shape)
+    consensus = sp.csr_matrix(
+        (weights.astype(np.float32), count.indices.copy(), count.indptr.copy()), shape=count.shape
+    )
     consensus.eliminate_zeros()
-    support = sp.csr_matrix((np.where(keep, count.data, 0).astype(np.int32), count.indices, count.indptr), shape=count.shape)
+    support = sp.csr_matrix(
+        (np.where(keep, count.data, 0).astype(np.int32), count.indices, count.indptr),
+        shape=count.shape,
+    )
     support.eliminate_zeros()
     return consensus, support
 
@@ -438,7 +476,9 @@ def geodesic_distances(graph: sp.spmatrix, sources: np.ndarray | None = None) ->
     Returns:
         (len(sources), n) float64.
     """
-    D = csgraph.shortest_path(sp.csr_matrix(graph), directed=False, unweighted=True, indices=sources)
+    D = csgraph.shortest_path(
+        sp.csr_matrix(graph), directed=False, unweighted=True, indices=sources
+    )
     D = np.atleast_2d(D)
     finite = np.isfinite(D)
     if not finite.all():
@@ -503,14 +543,20 @@ def knn_distance_matrix(indices: np.ndarray, distances: np.ndarray) -> sp.csr_ma
     counts = ok.sum(axis=1)
     indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     out = sp.csr_matrix(
-        (np.asarray(distances, np.float32)[ok], np.asarray(indices, np.int64)[ok], indptr), shape=(n, n)
+        (np.asarray(distances, np.float32)[ok], np.asarray(indices, np.int64)[ok], indptr),
+        shape=(n, n),
     )
     out.sort_indices()
     return out
 
 
 def edge_distances(
-    X, rows: np.ndarray, cols: np.ndarray, metric: str, threshold: float | str = 0.5, chunk: int = 65536
+    X,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    metric: str,
+    threshold: float | str = 0.5,
+    chunk: int = 65536,
 ) -> np.ndarray:
     """Distances of given cell pairs in one omic, with the metric of its kNN (same preprocessing).
 
@@ -549,7 +595,9 @@ def edge_distances(
             r, c = rows[s : s + chunk], cols[s : s + chunk]
             if O is None:
                 diff = B[r] - B[c]
-                out[s : s + chunk] = np.asarray(abs(diff).sum(axis=1), dtype=np.float64).ravel() / p
+                out[s : s + chunk] = (
+                    np.asarray(abs(diff).sum(axis=1), dtype=np.float64).ravel() / p
+                )
                 continue
             observed = O[r] * O[c]
             differ = ((B[r] != B[c]) * observed).sum(axis=1, dtype=np.float64)
@@ -636,7 +684,9 @@ def consensus_distances(
     best[~np.isfinite(best)] = np.nan
     if np.isnan(best).any():  # no omic with a finite distance: largest finite + 1
         best[np.isnan(best)] = (np.nanmax(best) if np.isfinite(best).any() else 0.0) + 1.0
-    return sp.csr_matrix((best.astype(np.float32), g.indices.copy(), g.indptr.copy()), shape=g.shape)
+    return sp.csr_matrix(
+        (best.astype(np.float32), g.indices.copy(), g.indptr.copy()), shape=g.shape
+    )
 
 
 def neighbors_params(
@@ -654,7 +704,12 @@ def neighbors_params(
     ``method`` is ``"umap"`` (fuzzy simplicial set connectivities). Extra keys (``knn``: exact /
     nndescent, ``n_neighbors_excluding_self``, anything in ``extra``) are ignored by scanpy.
     """
-    params = {"n_neighbors": int(k) + 1, "method": "umap", "random_state": int(seed), "metric": metric}
+    params = {
+        "n_neighbors": int(k) + 1,
+        "method": "umap",
+        "random_state": int(seed),
+        "metric": metric,
+    }
     if use_rep is not None:
         params["use_rep"] = use_rep
     params["knn"] = knn_method_name
@@ -663,7 +718,9 @@ def neighbors_params(
     return params
 
 
-def store_neighbors(adata, key: str, connectivities: sp.spmatrix, distances: sp.spmatrix, params: dict) -> None:
+def store_neighbors(
+    adata, key: str, connectivities: sp.spmatrix, distances: sp.spmatrix, params: dict
+) -> None:
     """Write a graph as ``sc.pp.neighbors(adata, key_added=key)`` does.
 
     Sets ``obsp[f'{key}_connectivities']`` (float32 CSR), ``obsp[f'{key}_distances']`` (float32
@@ -683,7 +740,11 @@ def store_neighbors(adata, key: str, connectivities: sp.spmatrix, distances: sp.
     conn_key, dist_key = f"{key}_connectivities", f"{key}_distances"
     adata.obsp[conn_key] = sp.csr_matrix(connectivities, dtype=np.float32)
     adata.obsp[dist_key] = sp.csr_matrix(distances, dtype=np.float32)
-    adata.uns[key] = {"connectivities_key": conn_key, "distances_key": dist_key, "params": dict(params)}
+    adata.uns[key] = {
+        "connectivities_key": conn_key,
+        "distances_key": dist_key,
+        "params": dict(params),
+    }
 
 
 # ------------------------------------------------------------- one graph for Leiden and UMAP
@@ -752,8 +813,11 @@ def neighbors_leiden_umap(
         start = time.perf_counter()
         rsc.tl.umap(adata, min_dist=min_dist, random_state=seed)
         timings["umap_s"] = time.perf_counter() - start
-        return (sp.csr_matrix(adata.obsp["connectivities"], dtype=np.float32),
-                adata.obs["leiden"].astype(str).to_numpy(), np.asarray(adata.obsm["X_umap"], dtype=np.float32))
+        return (
+            sp.csr_matrix(adata.obsp["connectivities"], dtype=np.float32),
+            adata.obs["leiden"].astype(str).to_numpy(),
+            np.asarray(adata.obsm["X_umap"], dtype=np.float32),
+        )
     if backend != "cpu":
         raise ValueError(f"unknown backend {backend!r} (cpu, rapids, auto)")
     from genomelearn.singlecell import embed

@@ -50,10 +50,19 @@ def infer_format(path: str | os.PathLike) -> str:
     name = Path(path).name.lower()
     if name.endswith(".gz"):
         name = name[:-3]
-    for ext, fmt in ((".h5ad", "h5ad"), (".csv", "csv"), (".tsv", "tsv"), (".txt", "tsv"), (".npy", "npy"), (".npz", "npz")):
+    for ext, fmt in (
+        (".h5ad", "h5ad"),
+        (".csv", "csv"),
+        (".tsv", "tsv"),
+        (".txt", "tsv"),
+        (".npy", "npy"),
+        (".npz", "npz"),
+    ):
         if name.endswith(ext):
             return fmt
-    raise InputError(f"{path}: cannot infer the format from the file name; set format to one of {FORMATS}")
+    raise InputError(
+        f"{path}: cannot infer the format from the file name; set format to one of {FORMATS}"
+    )
 
 
 _DELIMITERS = {",": "comma", "\t": "tab", ";": "semicolon", r"\s+": "whitespace"}
@@ -129,11 +138,17 @@ def column_names(path: str | os.PathLike, sep: str, n_columns: int | None = None
     ``n_columns`` fields (R ``write.table`` style, one field shorter than the data lines);
     ``n_columns`` None: the width of the second line minus one.
     """
-    header = pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str, keep_default_na=False).iloc[0]
+    header = pd.read_csv(
+        path, sep=sep, header=None, nrows=1, dtype=str, keep_default_na=False
+    ).iloc[0]
     if n_columns is None:
         lines = [line for line in _head_lines(path, 2) if line.strip()]
         n_columns = len(_split(lines[1], sep)) - 1 if len(lines) > 1 else len(header) - 1
-    return header.reset_index(drop=True) if len(header) == n_columns else header.iloc[1:].reset_index(drop=True)
+    return (
+        header.reset_index(drop=True)
+        if len(header) == n_columns
+        else header.iloc[1:].reset_index(drop=True)
+    )
 
 
 def _check_header_and_row_names(frame: pd.DataFrame, where: str) -> None:
@@ -187,7 +202,9 @@ def _check_ids(ids: pd.Index, what: str, where: str) -> None:
         raise InputError(f"{where}: duplicated {what} ID(s): {_listing(dup)}")
     missing = ids.isna() | (ids.astype(str).str.strip() == "")
     if missing.any():
-        raise InputError(f"{where}: empty {what} ID at position(s) {_listing(np.flatnonzero(np.asarray(missing)))}")
+        raise InputError(
+            f"{where}: empty {what} ID at position(s) {_listing(np.flatnonzero(np.asarray(missing)))}"
+        )
 
 
 def _numeric_frame(frame: pd.DataFrame, where: str, rows_are: str) -> np.ndarray:
@@ -210,7 +227,9 @@ def _validate_matrix(X, where: str, cells: pd.Index, features: pd.Index) -> None
         if not np.all(np.isfinite(data) | np.isnan(data)):
             raise InputError(f"{where}: infinite value(s) in the matrix")
         if np.isnan(data).any():
-            raise InputError(f"{where}: NaN stored in a sparse matrix (missing values need a dense input)")
+            raise InputError(
+                f"{where}: NaN stored in a sparse matrix (missing values need a dense input)"
+            )
         return
     X = np.asarray(X)
     if np.isinf(X).any():
@@ -263,7 +282,9 @@ def read_omic(
     if fmt not in FORMATS:
         raise InputError(f"{where}: unknown format {fmt!r}; expected one of {FORMATS}")
     if orientation not in ORIENTATIONS:
-        raise InputError(f"{where}: unknown orientation {orientation!r}; expected one of {ORIENTATIONS}")
+        raise InputError(
+            f"{where}: unknown orientation {orientation!r}; expected one of {ORIENTATIONS}"
+        )
     try:
         if fmt == "h5ad":
             adata = ad.read_h5ad(path)
@@ -314,7 +335,9 @@ def read_omic(
             if orientation == "features_x_cells":
                 X = X.T.tocsr() if sp.issparse(X) else X.T.copy()
             if cell_ids is None:
-                raise InputError(f"{where}: {fmt} input needs cell IDs (set the dataset's metadata table)")
+                raise InputError(
+                    f"{where}: {fmt} input needs cell IDs (set the dataset's metadata table)"
+                )
             if len(cell_ids) != X.shape[0]:
                 raise InputError(
                     f"{where}: {X.shape[0]} rows (cells) but the metadata table lists {len(cell_ids)} cell IDs"
@@ -324,7 +347,14 @@ def read_omic(
             obs = pd.DataFrame(index=cells)
     except InputError:
         raise
-    except (OSError, ValueError, KeyError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        pd.errors.ParserError,
+        pd.errors.EmptyDataError,
+        UnicodeDecodeError,
+    ) as exc:
         raise InputError(f"{where}: cannot read: {exc}") from exc
     if X.shape[0] == 0 or X.shape[1] == 0:
         raise InputError(f"{where}: empty matrix of shape {X.shape}")
@@ -339,7 +369,9 @@ def read_omic(
     return out
 
 
-def match_cells(omics: Mapping[str, ad.AnnData], mode: str = "strict", where: str = "") -> tuple[dict, dict]:
+def match_cells(
+    omics: Mapping[str, ad.AnnData], mode: str = "strict", where: str = ""
+) -> tuple[dict, dict]:
     """Align the omics of a dataset on their cell IDs.
 
     Args:
@@ -400,7 +432,9 @@ class Dataset:
 def _ids_from_table(table: pd.DataFrame, id_column: str | None, path, where: str) -> pd.Index:
     col = id_column or table.columns[0]
     if col not in table.columns:
-        raise InputError(f"{where}: ID column {col!r} not in {path} (columns: {_listing(table.columns)})")
+        raise InputError(
+            f"{where}: ID column {col!r} not in {path} (columns: {_listing(table.columns)})"
+        )
     ids = pd.Index(table[col].astype(str))
     _check_ids(ids, "cell", f"{where} file {path}")
     return ids
@@ -469,9 +503,20 @@ def load_dataset(name: str, spec: Mapping, resolve: Callable[[str], str] = str) 
         cells = next(iter(aligned.values())).obs_names
         missing = cells[~cells.isin(table.index)]
         if len(missing):
-            raise InputError(f"{where}: {len(missing)} cell(s) absent from labels file {lpath}: {_listing(missing)}")
+            raise InputError(
+                f"{where}: {len(missing)} cell(s) absent from labels file {lpath}: {_listing(missing)}"
+            )
         raw = table.loc[cells, column]
-        labels = pd.Series([str(v) if pd.notna(v) else np.nan for v in raw], index=cells, name=column, dtype=object)
+        labels = pd.Series(
+            [str(v) if pd.notna(v) else np.nan for v in raw],
+            index=cells,
+            name=column,
+            dtype=object,
+        )
         if labels.notna().sum() == 0:
-            raise InputError(f"{where}: labels column {column!r} in {lpath} is empty for every cell")
-    return Dataset(name=name, omics=aligned, labels=labels, dropped={k: v for k, v in dropped.items() if v})
+            raise InputError(
+                f"{where}: labels column {column!r} in {lpath} is empty for every cell"
+            )
+    return Dataset(
+        name=name, omics=aligned, labels=labels, dropped={k: v for k, v in dropped.items() if v}
+    )

@@ -22,7 +22,9 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, s
 from genomelearn.singlecell.graphs import geodesic_distances
 
 
-def knn_preservation(reference: np.ndarray, candidate: np.ndarray, chunk: int = 65536) -> np.ndarray:
+def knn_preservation(
+    reference: np.ndarray, candidate: np.ndarray, chunk: int = 65536
+) -> np.ndarray:
     """Per-cell share of reference neighbours found among candidate neighbours.
 
     Args:
@@ -36,7 +38,9 @@ def knn_preservation(reference: np.ndarray, candidate: np.ndarray, chunk: int = 
     reference = np.asarray(reference)
     candidate = np.asarray(candidate)
     if reference.shape[0] != candidate.shape[0]:
-        raise ValueError(f"different numbers of cells: {reference.shape[0]} vs {candidate.shape[0]}")
+        raise ValueError(
+            f"different numbers of cells: {reference.shape[0]} vs {candidate.shape[0]}"
+        )
     out = np.empty(reference.shape[0], dtype=np.float64)
     for s in range(0, reference.shape[0], chunk):
         r = reference[s : s + chunk]
@@ -66,7 +70,10 @@ def clustering_agreement(labels, clusters) -> dict:
         return {"ari": float("nan"), "nmi": float("nan")}
     y = labels[keep].astype(str)
     c = np.asarray(clusters)[keep].astype(str)
-    return {"ari": float(adjusted_rand_score(y, c)), "nmi": float(normalized_mutual_info_score(y, c))}
+    return {
+        "ari": float(adjusted_rand_score(y, c)),
+        "nmi": float(normalized_mutual_info_score(y, c)),
+    }
 
 
 def _sample(n: int, max_cells: int, seed: int) -> np.ndarray:
@@ -75,8 +82,13 @@ def _sample(n: int, max_cells: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, size=max_cells, replace=False))
 
 
-def silhouette(labels, embedding: np.ndarray | None = None, graph: sp.spmatrix | None = None,
-               max_cells: int = 5000, seed: int = 0) -> float:
+def silhouette(
+    labels,
+    embedding: np.ndarray | None = None,
+    graph: sp.spmatrix | None = None,
+    max_cells: int = 5000,
+    seed: int = 0,
+) -> float:
     """Silhouette width of the labels, in an embedding (Euclidean) or a graph (hop distances).
 
     Args:
@@ -121,8 +133,14 @@ def _graph_neighbours(graph: sp.spmatrix, k: int) -> tuple[np.ndarray, np.ndarra
     return idx, dist
 
 
-def scib_bio_metrics(labels, embedding: np.ndarray | None = None, graph: sp.spmatrix | None = None, k: int = 15,
-                     max_cells: int = 5000, seed: int = 0) -> dict:
+def scib_bio_metrics(
+    labels,
+    embedding: np.ndarray | None = None,
+    graph: sp.spmatrix | None = None,
+    k: int = 15,
+    max_cells: int = 5000,
+    seed: int = 0,
+) -> dict:
     """scIB bio-conservation scores beyond NMI/ARI (scib-metrics; Luecken et al. 2022, Nat Methods 19:41).
 
     Over labelled cells:
@@ -147,7 +165,11 @@ def scib_bio_metrics(labels, embedding: np.ndarray | None = None, graph: sp.spma
         dict silhouette_label, isolated_labels, clisi (NaN with fewer than 2 label classes or
         without scib-metrics).
     """
-    nan = {"silhouette_label": float("nan"), "isolated_labels": float("nan"), "clisi": float("nan")}
+    nan = {
+        "silhouette_label": float("nan"),
+        "isolated_labels": float("nan"),
+        "clisi": float("nan"),
+    }
     labels = np.asarray(labels, dtype=object)
     keep = np.flatnonzero(labelled(labels))
     if keep.size < 3 or len(np.unique(labels[keep].astype(str))) < 2:
@@ -165,7 +187,9 @@ def scib_bio_metrics(labels, embedding: np.ndarray | None = None, graph: sp.spma
 
         X = np.asarray(embedding, dtype=np.float32)[keep]
         out["silhouette_label"] = float(scib_metrics.silhouette_label(X, y, rescale=True))
-        out["isolated_labels"] = float(scib_metrics.isolated_labels(X, y, np.zeros(keep.size, dtype=np.int32)))
+        out["isolated_labels"] = float(
+            scib_metrics.isolated_labels(X, y, np.zeros(keep.size, dtype=np.int32))
+        )
         idx, dist = euclidean_knn(X, kk)
     else:
         from sklearn.metrics import silhouette_samples

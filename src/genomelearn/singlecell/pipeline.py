@@ -44,9 +44,13 @@ def _quiet(message: str) -> None:
 
 
 # --------------------------------------------------------------------------------------------- io
-def write_embedding(path: str | Path, cells: Sequence[str], values: np.ndarray, prefix: str) -> None:
+def write_embedding(
+    path: str | Path, cells: Sequence[str], values: np.ndarray, prefix: str
+) -> None:
     """Write an (n, d) embedding as parquet, index = cell IDs, columns ``prefix1..prefixd``."""
-    frame = pd.DataFrame(np.asarray(values, dtype=np.float32), index=pd.Index(list(cells), name="cell"))
+    frame = pd.DataFrame(
+        np.asarray(values, dtype=np.float32), index=pd.Index(list(cells), name="cell")
+    )
     frame.columns = [f"{prefix}{i + 1}" for i in range(frame.shape[1])]
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(path)
@@ -60,7 +64,9 @@ def read_embedding(path: str | Path, cells: Sequence[str]) -> np.ndarray:
     """
     frame = pd.read_parquet(path)
     if list(frame.index.astype(str)) != [str(c) for c in cells]:
-        raise InputError(f"{path}: cells differ from the dataset's cells.tsv (stale file? rerun the workflow)")
+        raise InputError(
+            f"{path}: cells differ from the dataset's cells.tsv (stale file? rerun the workflow)"
+        )
     return frame.to_numpy(dtype=np.float32)
 
 
@@ -92,14 +98,18 @@ def match_step(
     """
     dataset = load_dataset(name, spec, resolve)
     for omic, ids in dataset.dropped.items():
-        log(f"dataset {name}: cell_matching intersect dropped {len(ids)} cell(s) of {omic} absent from another omic: {', '.join(ids)}")
+        log(
+            f"dataset {name}: cell_matching intersect dropped {len(ids)} cell(s) of {omic} absent from another omic: {', '.join(ids)}"
+        )
     for omic, adata in dataset.omics.items():
         where = f"dataset {name} omic {omic} file {spec['omics'][omic]['path']}"
         omic_settings(spec["omics"][omic], where)  # fail here on a bad setting, before any output
         log(f"{omic}: {adata.n_obs} matched cells x {adata.n_vars} features")
     cells = pd.DataFrame({"cell": dataset.cells.astype(str)})
     cells["label"] = dataset.labels.to_numpy() if dataset.labels is not None else np.nan
-    dropped = pd.DataFrame([(o, c) for o, ids in dataset.dropped.items() for c in ids], columns=["omic", "cell"])
+    dropped = pd.DataFrame(
+        [(o, c) for o, ids in dataset.dropped.items() for c in ids], columns=["omic", "cell"]
+    )
     Path(cells_output).parent.mkdir(parents=True, exist_ok=True)
     cells.to_csv(cells_output, sep="\t", index=False)
     dropped.to_csv(dropped_output, sep="\t", index=False)
@@ -136,11 +146,15 @@ def preprocess_step(
         col = spec["metadata"].get("id_column") or table.columns[0]
         meta_ids = pd.Index(table[col].astype(str))
     path = resolve(ospec["path"])
-    adata = read_omic(path, ospec.get("format"), ospec.get("orientation", "cells_x_features"), meta_ids, where)
+    adata = read_omic(
+        path, ospec.get("format"), ospec.get("orientation", "cells_x_features"), meta_ids, where
+    )
     cells = read_cells(cells_path)
     missing = ~cells["cell"].isin(adata.obs_names)
     if missing.any():
-        raise InputError(f"{where} file {path}: cells of {cells_path} not in the file (stale cells.tsv?): {list(cells['cell'][missing][:10])}")
+        raise InputError(
+            f"{where} file {path}: cells of {cells_path} not in the file (stale cells.tsv?): {list(cells['cell'][missing][:10])}"
+        )
     adata = adata[cells["cell"].to_numpy()].copy()
     settings = omic_settings(ospec, f"{where} file {path}")
     out = preprocess_omic(adata, settings, f"{where} file {path}")
@@ -152,7 +166,9 @@ def preprocess_step(
     scores, ratio = embed.pca_embedding(_matrix(out), n_comps, seed)
     out.obsm["X_pca"] = scores
     out.uns["pca"] = {"variance_ratio": ratio}
-    log(f"{omic}: {adata.n_obs} cells x {adata.n_vars} features -> {out.n_vars} ({settings}); PCA {scores.shape[1]} components explain {ratio.sum():.3f}")
+    log(
+        f"{omic}: {adata.n_obs} cells x {adata.n_vars} features -> {out.n_vars} ({settings}); PCA {scores.shape[1]} components explain {ratio.sum():.3f}"
+    )
     Path(h5ad_output).parent.mkdir(parents=True, exist_ok=True)
     out.write_h5ad(h5ad_output)
     write_embedding(pca_output, out.obs_names, scores, "PC")
@@ -167,11 +183,15 @@ def _read_aligned(h5ads: Mapping[str, str]) -> dict:
     cells = next(iter(adatas.values())).obs_names
     for omic, a in adatas.items():
         if list(a.obs_names) != list(cells):
-            raise InputError(f"{h5ads[omic]}: cells differ from the other omics (stale file? rerun the workflow)")
+            raise InputError(
+                f"{h5ads[omic]}: cells differ from the other omics (stale file? rerun the workflow)"
+            )
     return adatas
 
 
-def joint_pca_step(h5ads: Mapping[str, str], output: str, n_comps: int = 10, seed: int = 0, log: Log = _quiet) -> None:
+def joint_pca_step(
+    h5ads: Mapping[str, str], output: str, n_comps: int = 10, seed: int = 0, log: Log = _quiet
+) -> None:
     """Baseline joint embedding: PCA of the concatenated, block-scaled omics (:func:`embed.concat_pca`)."""
     from genomelearn.singlecell import embed
 
@@ -183,7 +203,9 @@ def joint_pca_step(h5ads: Mapping[str, str], output: str, n_comps: int = 10, see
 
 # ---------------------------------------------------------------------------------------- training
 def _checkpoint_dir(base: str | Path, payload: dict) -> Path:
-    digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[
+        :12
+    ]
     return Path(base) / digest
 
 
@@ -221,17 +243,33 @@ def autoencoder_step(
     X = _matrix(adata)
     likelihood = adata.uns["singlecell_omic"]["likelihood"]
     counts = adata.layers["counts"] if likelihood in ("nb", "zinb") else None
-    settings = embed.AutoencoderSettings(**{**vars(settings), "bottleneck": min(settings.bottleneck, X.shape[1])})
+    settings = embed.AutoencoderSettings(
+        **{**vars(settings), "bottleneck": min(settings.bottleneck, X.shape[1])}
+    )
     payload = {"settings": vars(settings), "train": vars(train), "likelihood": likelihood}
     ckpt = _checkpoint_dir(checkpoint_base, {"h5ad": str(h5ad), "shape": X.shape, **payload})
-    log(f"autoencoder on {X.shape[0]} cells x {X.shape[1]} features ({likelihood}); {settings}; {train}")
+    log(
+        f"autoencoder on {X.shape[0]} cells x {X.shape[1]} features ({likelihood}); {settings}; {train}"
+    )
     model, embedding, result = embed.train_autoencoder(
-        X, likelihood, settings, train, ckpt, log, counts=counts, fingerprint=input_fingerprint([h5ad], payload)
+        X,
+        likelihood,
+        settings,
+        train,
+        ckpt,
+        log,
+        counts=counts,
+        fingerprint=input_fingerprint([h5ad], payload),
     )
     write_embedding(embedding_output, adata.obs_names, embedding, "AE")
     torch.save(
-        {"state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, "n_features": X.shape[1],
-         "likelihood": likelihood, "settings": vars(settings), "features": list(adata.var_names)},
+        {
+            "state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
+            "n_features": X.shape[1],
+            "likelihood": likelihood,
+            "settings": vars(settings),
+            "features": list(adata.var_names),
+        },
         model_output,
     )
     _history_frame(result, "ae").to_csv(history_output, sep="\t", index=False)
@@ -260,19 +298,34 @@ def multimodal_step(
     matrices = [_matrix(a) for a in adatas.values()]
     # count omics enter the joint model as log-normalised values with the Gaussian loss
     likelihoods = [
-        "gaussian" if a.uns["singlecell_omic"]["likelihood"] in ("nb", "zinb") else a.uns["singlecell_omic"]["likelihood"]
+        "gaussian"
+        if a.uns["singlecell_omic"]["likelihood"] in ("nb", "zinb")
+        else a.uns["singlecell_omic"]["likelihood"]
         for a in adatas.values()
     ]
     payload = {"settings": vars(settings), "train": vars(train), "likelihoods": likelihoods}
     ckpt = _checkpoint_dir(checkpoint_base, {"h5ads": dict(h5ads), **payload})
-    log(f"multimodal autoencoder on {len(cells)} cells, omics {list(adatas)} ({likelihoods}); {settings}; {train}")
+    log(
+        f"multimodal autoencoder on {len(cells)} cells, omics {list(adatas)} ({likelihoods}); {settings}; {train}"
+    )
     model, embedding, result = embed.train_multimodal_autoencoder(
-        matrices, likelihoods, settings, train, ckpt, log, fingerprint=input_fingerprint(list(h5ads.values()), payload)
+        matrices,
+        likelihoods,
+        settings,
+        train,
+        ckpt,
+        log,
+        fingerprint=input_fingerprint(list(h5ads.values()), payload),
     )
     write_embedding(embedding_output, cells, embedding, "AE")
     torch.save(
-        {"state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, "omics": list(adatas),
-         "n_features": [m.shape[1] for m in matrices], "likelihoods": likelihoods, "settings": vars(settings)},
+        {
+            "state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
+            "omics": list(adatas),
+            "n_features": [m.shape[1] for m in matrices],
+            "likelihoods": likelihoods,
+            "settings": vars(settings),
+        },
         model_output,
     )
     _history_frame(result, "ae_joint").to_csv(history_output, sep="\t", index=False)
@@ -280,9 +333,10 @@ def multimodal_step(
     log(f"done: best epoch {result.best_epoch} of {len(result.history)} on {result.device}")
 
 
-
 # -------------------------------------------------------------------------------------------- peers
-def scanpy_step(h5ads: Mapping[str, str], output: str, settings: Mapping, seed: int = 0, log: Log = _quiet) -> None:
+def scanpy_step(
+    h5ads: Mapping[str, str], output: str, settings: Mapping, seed: int = 0, log: Log = _quiet
+) -> None:
     """Peer scanpy (:func:`genomelearn.singlecell.peers.scanpy_embedding`) → parquet embedding."""
     from genomelearn.singlecell import peers
 
@@ -291,43 +345,75 @@ def scanpy_step(h5ads: Mapping[str, str], output: str, settings: Mapping, seed: 
     log(f"scanpy: scale + PCA of {list(h5ads)}: {emb.shape[1]} components")
 
 
-def scvi_step(h5ads: Mapping[str, str], output: str, history_output: str, settings: Mapping, seed: int,
-              threads: int = 1, log: Log = _quiet) -> None:
+def scvi_step(
+    h5ads: Mapping[str, str],
+    output: str,
+    history_output: str,
+    settings: Mapping,
+    seed: int,
+    threads: int = 1,
+    log: Log = _quiet,
+) -> None:
     """Peer scVI on the single counts omic (:func:`genomelearn.singlecell.peers.scvi_embedding`)."""
     from genomelearn.singlecell import peers
 
     (h5ad,) = h5ads.values()
     start = time.perf_counter()
-    cells, emb, history = peers.scvi_embedding(h5ad, int(settings["n_latent"]), seed, int(settings["max_epochs"]),
-                                               int(settings["batch_size"]), threads, log)
+    cells, emb, history = peers.scvi_embedding(
+        h5ad,
+        int(settings["n_latent"]),
+        seed,
+        int(settings["max_epochs"]),
+        int(settings["batch_size"]),
+        threads,
+        log,
+    )
     write_embedding(output, cells, emb, "Z")
     history.insert(0, "model", "scvi")
-    history["best_epoch"] = int(history["val_loss"].idxmin()) + 1 if history["val_loss"].notna().any() else len(history)
+    history["best_epoch"] = (
+        int(history["val_loss"].idxmin()) + 1
+        if history["val_loss"].notna().any()
+        else len(history)
+    )
     history["seconds"] = (time.perf_counter() - start) / max(len(history), 1)
     history["items_per_second"] = len(cells) / history["seconds"]
     history["device"] = "cpu"
     history.to_csv(history_output, sep="\t", index=False)
-    log(f"scVI seed {seed}: {len(history)} epochs, latent {emb.shape[1]} ({time.perf_counter() - start:.1f}s)")
+    log(
+        f"scVI seed {seed}: {len(history)} epochs, latent {emb.shape[1]} ({time.perf_counter() - start:.1f}s)"
+    )
 
 
-def mofa_step(h5ads: Mapping[str, str], output: str, settings: Mapping, seed: int, log: Log = _quiet) -> None:
+def mofa_step(
+    h5ads: Mapping[str, str], output: str, settings: Mapping, seed: int, log: Log = _quiet
+) -> None:
     """Peer MOFA+ (:func:`genomelearn.singlecell.peers.mofa_embedding`) → parquet factors."""
     from genomelearn.singlecell import peers
 
     start = time.perf_counter()
-    cells, emb = peers.mofa_embedding(h5ads, int(settings["n_factors"]), seed, int(settings["iterations"]))
+    cells, emb = peers.mofa_embedding(
+        h5ads, int(settings["n_factors"]), seed, int(settings["iterations"])
+    )
     write_embedding(output, cells, emb, "F")
     log(f"MOFA+ seed {seed}: {emb.shape[1]} factors ({time.perf_counter() - start:.1f}s)")
 
 
-def wnn_step(cells_path: str, pcas: Mapping[str, str], output: str, n_neighbors: int = 15, seed: int = 0,
-             log: Log = _quiet) -> None:
+def wnn_step(
+    cells_path: str,
+    pcas: Mapping[str, str],
+    output: str,
+    n_neighbors: int = 15,
+    seed: int = 0,
+    log: Log = _quiet,
+) -> None:
     """Peer WNN (:func:`genomelearn.singlecell.peers.wnn_graph`) of the per-omic PCA embeddings → h5ad."""
     from genomelearn.singlecell import peers
 
     cells = read_cells(cells_path)["cell"]
     start = time.perf_counter()
-    graph = peers.wnn_graph({o: read_embedding(p, cells) for o, p in pcas.items()}, pd.Index(cells), n_neighbors, seed)
+    graph = peers.wnn_graph(
+        {o: read_embedding(p, cells) for o, p in pcas.items()}, pd.Index(cells), n_neighbors, seed
+    )
     Path(output).parent.mkdir(parents=True, exist_ok=True)
     graph.write_h5ad(output)
     log(f"WNN of {list(pcas)}: k={n_neighbors} ({time.perf_counter() - start:.1f}s)")
@@ -396,8 +482,14 @@ def graphs_step(
         thr = thr if thr == "median" else float(thr)
         start = time.perf_counter()
         idx, dist = graphs.omic_knn(
-            _matrix(adata), info["metric"], k_max, threshold=thr, block_size=block_size, n_jobs=n_jobs,
-            approximate_above=approximate_above, seed=seed,
+            _matrix(adata),
+            info["metric"],
+            k_max,
+            threshold=thr,
+            block_size=block_size,
+            n_jobs=n_jobs,
+            approximate_above=approximate_above,
+            seed=seed,
         )
         knn_lists.append((idx, dist))
         kk = min(k, idx.shape[1])
@@ -405,9 +497,13 @@ def graphs_step(
         out.obsm[f"knn_{omic}"] = idx[:, :kk]
         out.obsp[f"graph_{omic}"] = graph
         rows.append(_graph_row(dataset, f"graph_{omic}", omic, info["metric"], kk, graph))
-        log(f"{omic}: {info['metric']} kNN (k={k_max}) in {time.perf_counter() - start:.1f}s; k={kk} graph {rows[-1]['n_edges']} edges")
+        log(
+            f"{omic}: {info['metric']} kNN (k={k_max}) in {time.perf_counter() - start:.1f}s; k={kk} graph {rows[-1]['n_edges']} edges"
+        )
     if multi:
-        kc, consensus, omic_graphs = graphs.choose_consensus(knn_lists, candidates, min_omics, max_isolated, seed)
+        kc, consensus, omic_graphs = graphs.choose_consensus(
+            knn_lists, candidates, min_omics, max_isolated, seed
+        )
         out.obsp["graph_consensus"] = consensus
         for omic, graph in zip(adatas, omic_graphs):
             metric = adatas[omic].uns["singlecell_omic"]["metric"]
@@ -415,16 +511,36 @@ def graphs_step(
         # the same consensus at the k of every other graph (equal-k comparison, isolated cells allowed)
         _, equal_k, _ = graphs.choose_consensus(knn_lists, [min(k, n - 1)], min_omics, 1.0, seed)
         out.obsp[f"graph_consensus_k{k + 1}"] = equal_k
-        row = _graph_row(dataset, f"graph_consensus_k{k + 1}", ",".join(adatas), "consensus at equal k", k, equal_k)
+        row = _graph_row(
+            dataset,
+            f"graph_consensus_k{k + 1}",
+            ",".join(adatas),
+            "consensus at equal k",
+            k,
+            equal_k,
+        )
         rows.append(row)
         union = graphs.n_edges(sum(sp.csr_matrix(g) for g in omic_graphs))
         m = len(omic_graphs) if min_omics is None else min_omics
-        row = _graph_row(dataset, "graph_consensus", ",".join(adatas), f"edge in >= {m} of {len(omic_graphs)} omic graphs", kc, consensus)
+        row = _graph_row(
+            dataset,
+            "graph_consensus",
+            ",".join(adatas),
+            f"edge in >= {m} of {len(omic_graphs)} omic graphs",
+            kc,
+            consensus,
+        )
         row["union_edges"] = union
         rows.append(row)
-        log(f"consensus (per-omic k={kc}, candidates {candidates}): {row['n_edges']} edges kept of {union} in the union, "
-            f"{row['isolated_cells']} isolated cells of {n}")
-        out.uns["singlecell_graphs"] = {"n_neighbors": k, "consensus_k": kc, "consensus_min_omics": m}
+        log(
+            f"consensus (per-omic k={kc}, candidates {candidates}): {row['n_edges']} edges kept of {union} in the union, "
+            f"{row['isolated_cells']} isolated cells of {n}"
+        )
+        out.uns["singlecell_graphs"] = {
+            "n_neighbors": k,
+            "consensus_k": kc,
+            "consensus_min_omics": m,
+        }
     else:
         out.uns["singlecell_graphs"] = {"n_neighbors": k}
     Path(graphs_output).parent.mkdir(parents=True, exist_ok=True)
@@ -439,9 +555,17 @@ def _graph_row(dataset, name, omics, metric, k, graph) -> dict:
     degree = np.diff(g.indptr)
     n_comp, _ = csgraph.connected_components(g, directed=False)
     return {
-        "dataset": dataset, "graph": name, "omics": omics, "metric": metric, "k": k, "n_cells": g.shape[0],
-        "n_edges": graphs.n_edges(g), "mean_degree": float(degree.mean()), "isolated_cells": int((degree == 0).sum()),
-        "components": int(n_comp), "union_edges": np.nan,
+        "dataset": dataset,
+        "graph": name,
+        "omics": omics,
+        "metric": metric,
+        "k": k,
+        "n_cells": g.shape[0],
+        "n_edges": graphs.n_edges(g),
+        "mean_degree": float(degree.mean()),
+        "isolated_cells": int((degree == 0).sum()),
+        "components": int(n_comp),
+        "union_edges": np.nan,
     }
 
 
@@ -467,8 +591,13 @@ def embedding_neighbours(
     )
 
 
-def best_resolution(graph: sp.spmatrix, labels, resolutions: Sequence[float], seed: int,
-                    unlabelled_resolution: float = 1.0) -> dict:
+def best_resolution(
+    graph: sp.spmatrix,
+    labels,
+    resolutions: Sequence[float],
+    seed: int,
+    unlabelled_resolution: float = 1.0,
+) -> dict:
     """Leiden at every resolution of ``resolutions``; keep the clustering with the best NMI against
     the labels (scIB's ``opt_louvain``/``nmi_ari_cluster_labels_leiden`` search, Luecken et al. 2022,
     Nat Methods 19:41). Without labels no search is possible: ``unlabelled_resolution`` is used.
@@ -484,8 +613,12 @@ def best_resolution(graph: sp.spmatrix, labels, resolutions: Sequence[float], se
         clusters = embed.leiden_clusters(graph, float(res), seed)
         scores = metrics.clustering_agreement(labels, clusters)
         if best is None or (scores["nmi"] > best["nmi"]):
-            best = {"clusters": clusters, "resolution": float(res), **scores,
-                    "n_clusters": len(np.unique(clusters))}
+            best = {
+                "clusters": clusters,
+                "resolution": float(res),
+                **scores,
+                "n_clusters": len(np.unique(clusters)),
+            }
     return best
 
 
@@ -530,27 +663,43 @@ def evaluate_seed(
         graph = sp.csr_matrix(graph)
         neighbours = graphs.graph_topk_neighbors(graph, max(1, k - 1))
     best = best_resolution(graph, labels, resolutions, seed, unlabelled_resolution)
-    bio = metrics.scib_bio_metrics(labels, embedding=embedding, graph=graph, k=k, max_cells=silhouette_cells, seed=seed)
+    bio = metrics.scib_bio_metrics(
+        labels, embedding=embedding, graph=graph, k=k, max_cells=silhouette_cells, seed=seed
+    )
     row = {
-        "method": name, "seed": seed,
+        "method": name,
+        "seed": seed,
         "kind": "embedding" if embedding is not None else "graph",
         "omics": ",".join(omics),
         "n_cells": len(labels),
         "n_dims": embedding.shape[1] if embedding is not None else np.nan,
         "n_edges": graphs.n_edges(graph),
-        "n_clusters": best["n_clusters"], "resolution": best["resolution"],
-        "nmi": best["nmi"], "ari": best["ari"], **bio,
+        "n_clusters": best["n_clusters"],
+        "resolution": best["resolution"],
+        "nmi": best["nmi"],
+        "ari": best["ari"],
+        **bio,
     }
-    row["scib_bio"] = float(np.nanmean([row[m] for m in SCIB_BIO])) if any(np.isfinite(row[m]) for m in SCIB_BIO) else np.nan
-    preservation = {o: float(np.nanmean(metrics.knn_preservation(ref, neighbours))) for o, ref in reference_knn.items()}
+    row["scib_bio"] = (
+        float(np.nanmean([row[m] for m in SCIB_BIO]))
+        if any(np.isfinite(row[m]) for m in SCIB_BIO)
+        else np.nan
+    )
+    preservation = {
+        o: float(np.nanmean(metrics.knn_preservation(ref, neighbours)))
+        for o, ref in reference_knn.items()
+    }
     row["knn_preservation"] = float(np.mean([preservation[o] for o in omics]))
     for o, value in preservation.items():
         row[f"knn_preservation_{o}"] = value
     return row, best["clusters"], graph
 
 
-def interval_table(per_seed: pd.DataFrame, keys: Sequence[str] = ("dataset", "method"),
-                   columns: Sequence[str] = SUMMARY_METRICS) -> pd.DataFrame:
+def interval_table(
+    per_seed: pd.DataFrame,
+    keys: Sequence[str] = ("dataset", "method"),
+    columns: Sequence[str] = SUMMARY_METRICS,
+) -> pd.DataFrame:
     """Mean, sd and the 95 % t-interval over seeds of each metric, one row per method.
 
     Args:
@@ -575,8 +724,19 @@ def interval_table(per_seed: pd.DataFrame, keys: Sequence[str] = ("dataset", "me
             v = v[np.isfinite(v)]
             mean = float(v.mean()) if v.size else np.nan
             sd = float(v.std(ddof=1)) if v.size > 1 else np.nan
-            half = float(stats.t.ppf(0.975, v.size - 1) * sd / np.sqrt(v.size)) if v.size > 1 else np.nan
-            row.update({f"{col}_mean": mean, f"{col}_sd": sd, f"{col}_ci_low": mean - half, f"{col}_ci_high": mean + half})
+            half = (
+                float(stats.t.ppf(0.975, v.size - 1) * sd / np.sqrt(v.size))
+                if v.size > 1
+                else np.nan
+            )
+            row.update(
+                {
+                    f"{col}_mean": mean,
+                    f"{col}_sd": sd,
+                    f"{col}_ci_low": mean - half,
+                    f"{col}_ci_high": mean + half,
+                }
+            )
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -640,10 +800,18 @@ def analyse_step(
     labels = _labels(cells)
     stored = ad.read_h5ad(graphs_path)
     if list(stored.obs_names) != list(cells["cell"]):
-        raise InputError(f"{graphs_path}: cells differ from {cells_path} (stale file? rerun the workflow)")
-    reference = {key[len("knn_"):]: np.asarray(stored.obsm[key]) for key in stored.obsm if key.startswith("knn_")}
+        raise InputError(
+            f"{graphs_path}: cells differ from {cells_path} (stale file? rerun the workflow)"
+        )
+    reference = {
+        key[len("knn_") :]: np.asarray(stored.obsm[key])
+        for key in stored.obsm
+        if key.startswith("knn_")
+    }
     first = ad.read_h5ad(first_h5ad)
-    out = ad.AnnData(X=first.X, obs=pd.DataFrame(index=pd.Index(cells["cell"].astype(str))), var=first.var)
+    out = ad.AnnData(
+        X=first.X, obs=pd.DataFrame(index=pd.Index(cells["cell"].astype(str))), var=first.var
+    )
     if cells["label"].notna().any():
         out.obs["label"] = pd.Categorical(cells["label"])
         out.uns["labels_column"] = first.uns.get("labels_column", "label")
@@ -651,8 +819,15 @@ def analyse_step(
     for method in methods:
         name = method["name"]
         if method.get("unavailable"):
-            unavailable.append({"dataset": dataset, "method": name, "kind": method.get("kind", ""),
-                                "omics": ",".join(method["omics"]), "status": f"unavailable: {method['unavailable']}"})
+            unavailable.append(
+                {
+                    "dataset": dataset,
+                    "method": name,
+                    "kind": method.get("kind", ""),
+                    "omics": ",".join(method["omics"]),
+                    "status": f"unavailable: {method['unavailable']}",
+                }
+            )
             log(f"{name}: unavailable ({method['unavailable']})")
             continue
         start = time.perf_counter()
@@ -662,35 +837,61 @@ def analyse_step(
             graph_source = holder.obsp[method["graph"]]
         for i, seed in enumerate(seeds):
             emb = _seed_embedding(method, seed, cells["cell"]) if method.get("embedding") else None
-            row, clusters, graph = evaluate_seed(name, method["omics"], labels, reference, seed, k, resolutions,
-                                                 embedding=emb, graph=graph_source, n_jobs=n_jobs,
-                                                 unlabelled_resolution=unlabelled_resolution,
-                                                 silhouette_cells=silhouette_cells,
-                                                 approximate_above=approximate_above)
+            row, clusters, graph = evaluate_seed(
+                name,
+                method["omics"],
+                labels,
+                reference,
+                seed,
+                k,
+                resolutions,
+                embedding=emb,
+                graph=graph_source,
+                n_jobs=n_jobs,
+                unlabelled_resolution=unlabelled_resolution,
+                silhouette_cells=silhouette_cells,
+                approximate_above=approximate_above,
+            )
             per_seed.append({"dataset": dataset, **row, "status": "ok"})
             if i == 0:
-                layout = emb if emb is not None else read_embedding(method["layout"], cells["cell"])
+                layout = (
+                    emb if emb is not None else read_embedding(method["layout"], cells["cell"])
+                )
                 if emb is not None:
                     out.obsm[f"X_{name}"] = emb
                 out.obsm[f"X_umap_{name}"] = embed.umap_layout(graph, layout, seed, min_dist)
                 out.obs[f"leiden_{name}"] = pd.Categorical(clusters)
                 out.obsp[name if name.startswith("graph_") else f"graph_{name}"] = graph
         done = pd.DataFrame([r for r in per_seed if r["method"] == name])
-        log(f"{name}: scIB bio {done['scib_bio'].mean():.3f} ± {done['scib_bio'].std(ddof=1):.3f}, NMI "
+        log(
+            f"{name}: scIB bio {done['scib_bio'].mean():.3f} ± {done['scib_bio'].std(ddof=1):.3f}, NMI "
             f"{done['nmi'].mean():.3f}, ARI {done['ari'].mean():.3f}, kNN preservation "
-            f"{done['knn_preservation'].mean():.3f} over {len(seeds)} seeds ({time.perf_counter() - start:.1f}s)")
+            f"{done['knn_preservation'].mean():.3f} over {len(seeds)} seeds ({time.perf_counter() - start:.1f}s)"
+        )
     seeds_table = pd.DataFrame(per_seed)
     per_omic = tuple(c for c in seeds_table.columns if c.startswith("knn_preservation_"))
-    table = (interval_table(seeds_table, columns=SUMMARY_METRICS + per_omic) if len(seeds_table)
-             else pd.DataFrame(columns=["dataset", "method"]))
+    table = (
+        interval_table(seeds_table, columns=SUMMARY_METRICS + per_omic)
+        if len(seeds_table)
+        else pd.DataFrame(columns=["dataset", "method"])
+    )
     if len(seeds_table):
-        info = seeds_table.groupby("method", sort=False)[["kind", "omics", "n_cells", "n_dims"]].first().reset_index()
+        info = (
+            seeds_table.groupby("method", sort=False)[["kind", "omics", "n_cells", "n_dims"]]
+            .first()
+            .reset_index()
+        )
         table = table.merge(info, on="method", how="left")
         table["status"] = "ok"
     table = pd.concat([table, pd.DataFrame(unavailable)], ignore_index=True)
     out.uns["singlecell_metrics"] = table
-    out.uns["singlecell"] = {"dataset": dataset, "n_neighbors": k, "leiden_resolutions": list(map(float, resolutions)),
-                             "seeds": list(map(int, seeds)), "umap_min_dist": min_dist}
+    out.uns["singlecell"] = {
+        "dataset": dataset,
+        "n_neighbors": k,
+        "leiden_resolutions": list(map(float, resolutions)),
+        "seeds": list(map(int, seeds)),
+        "umap_min_dist": min_dist,
+    }
     Path(h5ad_output).parent.mkdir(parents=True, exist_ok=True)
     out.write_h5ad(h5ad_output)
     table.to_csv(metrics_output, sep="\t", index=False, float_format="%.4f")
@@ -707,7 +908,7 @@ def plot_step(h5ad: str, output: str, title: str = "") -> None:
     import matplotlib.pyplot as plt
 
     adata = ad.read_h5ad(h5ad)
-    names = [k[len("X_umap_"):] for k in adata.obsm if k.startswith("X_umap_")]
+    names = [k[len("X_umap_") :] for k in adata.obsm if k.startswith("X_umap_")]
     has_labels = "label" in adata.obs
     ncols = 2 if has_labels else 1
     table = adata.uns.get("singlecell_metrics")
@@ -717,7 +918,9 @@ def plot_step(h5ad: str, output: str, title: str = "") -> None:
         scores = {r["method"]: r for _, r in table.iterrows()}
         order = {m: i for i, m in enumerate(table["method"])}
         names.sort(key=lambda m: order.get(m, len(order)))
-    fig, axes = plt.subplots(len(names), ncols, figsize=(5.2 * ncols, 4.2 * len(names)), squeeze=False)
+    fig, axes = plt.subplots(
+        len(names), ncols, figsize=(5.2 * ncols, 4.2 * len(names)), squeeze=False
+    )
     for i, name in enumerate(names):
         xy = adata.obsm[f"X_umap_{name}"]
         columns = (["label"] if has_labels else []) + [f"leiden_{name}"]
@@ -729,13 +932,24 @@ def plot_step(h5ad: str, output: str, title: str = "") -> None:
             size = float(np.clip(4000 / max(adata.n_obs, 1), 3, 40))
             for c, level in enumerate(levels):
                 sel = (cats == level).to_numpy()
-                ax.scatter(xy[sel, 0], xy[sel, 1], s=size, color=cmap(c % cmap.N), label=level if len(levels) <= 20 else None, linewidths=0)
+                ax.scatter(
+                    xy[sel, 0],
+                    xy[sel, 1],
+                    s=size,
+                    color=cmap(c % cmap.N),
+                    label=level if len(levels) <= 20 else None,
+                    linewidths=0,
+                )
             r = scores.get(name)
             extra = ""
             if r is not None:
-                extra = (f"\nscIB bio {float(r['scib_bio_mean']):.2f}  ARI {float(r['ari_mean']):.2f}  "
-                         f"NMI {float(r['nmi_mean']):.2f}  kNN-pres {float(r['knn_preservation_mean']):.2f} (mean of seeds)")
-            ax.set_title(f"{name}: {'label' if col == 'label' else 'Leiden clusters'}{extra}", fontsize=9)
+                extra = (
+                    f"\nscIB bio {float(r['scib_bio_mean']):.2f}  ARI {float(r['ari_mean']):.2f}  "
+                    f"NMI {float(r['nmi_mean']):.2f}  kNN-pres {float(r['knn_preservation_mean']):.2f} (mean of seeds)"
+                )
+            ax.set_title(
+                f"{name}: {'label' if col == 'label' else 'Leiden clusters'}{extra}", fontsize=9
+            )
             ax.set_xticks([])
             ax.set_yticks([])
             if col == "label" and len(levels) <= 20:
@@ -752,9 +966,24 @@ def plot_step(h5ad: str, output: str, title: str = "") -> None:
 def ranking_table(metrics: pd.DataFrame) -> pd.DataFrame:
     """Methods ranked per dataset by the mean scIB bio-conservation score (1 = best), with its 95 %
     interval over seeds; unavailable peers follow, unranked, with their reason."""
-    cols = ["dataset", "method", "kind", "omics", "n_seeds", "scib_bio_mean", "scib_bio_ci_low", "scib_bio_ci_high",
-            "nmi_mean", "ari_mean", "silhouette_label_mean", "isolated_labels_mean", "clisi_mean",
-            "knn_preservation_mean", "n_clusters_mean", "status"]
+    cols = [
+        "dataset",
+        "method",
+        "kind",
+        "omics",
+        "n_seeds",
+        "scib_bio_mean",
+        "scib_bio_ci_low",
+        "scib_bio_ci_high",
+        "nmi_mean",
+        "ari_mean",
+        "silhouette_label_mean",
+        "isolated_labels_mean",
+        "clisi_mean",
+        "knn_preservation_mean",
+        "n_clusters_mean",
+        "status",
+    ]
     out = []
     for _, group in metrics.groupby("dataset", sort=False):
         ok = group[group["status"] == "ok"].sort_values("scib_bio_mean", ascending=False).copy()
@@ -766,8 +995,12 @@ def ranking_table(metrics: pd.DataFrame) -> pd.DataFrame:
     return table[["dataset", "rank"] + [c for c in cols[1:] if c in table]]
 
 
-def verdict_table(per_seed: pd.DataFrame, challenger: str = "ae", baselines: Sequence[str] = ("pca", "scanpy"),
-                  metrics_compared: Sequence[str] = ("scib_bio", "ari", "nmi")) -> pd.DataFrame:
+def verdict_table(
+    per_seed: pd.DataFrame,
+    challenger: str = "ae",
+    baselines: Sequence[str] = ("pca", "scanpy"),
+    metrics_compared: Sequence[str] = ("scib_bio", "ari", "nmi"),
+) -> pd.DataFrame:
     """Does the autoencoder beat PCA and scanpy? Paired by seed, per dataset and metric.
 
     The difference challenger − baseline is taken seed by seed (the same clustering seed; the AE's
@@ -795,18 +1028,38 @@ def verdict_table(per_seed: pd.DataFrame, challenger: str = "ae", baselines: Seq
                 n = int(np.isfinite(d).sum())
                 d = d[np.isfinite(d)]
                 mean = float(d.mean()) if n else np.nan
-                half = float(stats.t.ppf(0.975, n - 1) * d.std(ddof=1) / np.sqrt(n)) if n > 1 else np.nan
+                half = (
+                    float(stats.t.ppf(0.975, n - 1) * d.std(ddof=1) / np.sqrt(n))
+                    if n > 1
+                    else np.nan
+                )
                 low, high = mean - half, mean + half
                 verdict = "better" if low > 0 else "worse" if high < 0 else "no clear difference"
-                rows.append({"dataset": dataset, "challenger": challenger, "baseline": base, "metric": metric,
-                             "n_seeds": n, "challenger_mean": float(a.loc[common].mean()),
-                             "baseline_mean": float(b.loc[common].mean()), "difference": mean,
-                             "ci_low": low, "ci_high": high, "verdict": verdict})
+                rows.append(
+                    {
+                        "dataset": dataset,
+                        "challenger": challenger,
+                        "baseline": base,
+                        "metric": metric,
+                        "n_seeds": n,
+                        "challenger_mean": float(a.loc[common].mean()),
+                        "baseline_mean": float(b.loc[common].mean()),
+                        "difference": mean,
+                        "ci_low": low,
+                        "ci_high": high,
+                        "verdict": verdict,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
-def summary_step(metrics_paths: Sequence[str], seeds_paths: Sequence[str], sizes_paths: Sequence[str],
-                 history_paths: Sequence[str], outputs: Mapping[str, str]) -> None:
+def summary_step(
+    metrics_paths: Sequence[str],
+    seeds_paths: Sequence[str],
+    sizes_paths: Sequence[str],
+    history_paths: Sequence[str],
+    outputs: Mapping[str, str],
+) -> None:
     """The analysis-wide tables: ``metrics``, ``graph_sizes``, ``training`` (one line per trained
     model and seed), ``ranking`` (:func:`ranking_table`) and ``ae_verdict`` (:func:`verdict_table`).
 
@@ -817,8 +1070,12 @@ def summary_step(metrics_paths: Sequence[str], seeds_paths: Sequence[str], sizes
     metrics.to_csv(outputs["metrics"], sep="\t", index=False, float_format="%.4f")
     per_seed = pd.concat([pd.read_csv(p, sep="\t") for p in seeds_paths], ignore_index=True)
     ranking_table(metrics).to_csv(outputs["ranking"], sep="\t", index=False, float_format="%.4f")
-    verdict_table(per_seed).to_csv(outputs["ae_verdict"], sep="\t", index=False, float_format="%.4f")
-    pd.concat([pd.read_csv(p, sep="\t") for p in sizes_paths]).to_csv(outputs["graph_sizes"], sep="\t", index=False, float_format="%.4f")
+    verdict_table(per_seed).to_csv(
+        outputs["ae_verdict"], sep="\t", index=False, float_format="%.4f"
+    )
+    pd.concat([pd.read_csv(p, sep="\t") for p in sizes_paths]).to_csv(
+        outputs["graph_sizes"], sep="\t", index=False, float_format="%.4f"
+    )
     rows = []
     for p in history_paths:
         h = pd.read_csv(p, sep="\t")
@@ -827,14 +1084,23 @@ def summary_step(metrics_paths: Sequence[str], seeds_paths: Sequence[str], sizes
         dataset = parts[i]
         where = parts[i + 1]
         unit = parts[i + 2] if where in ("omics", "peers") else "joint"
-        seed = next((int(x[4:]) for x in parts if x.startswith("seed") and x[4:].isdigit()), np.nan)
+        seed = next(
+            (int(x[4:]) for x in parts if x.startswith("seed") and x[4:].isdigit()), np.nan
+        )
         best_epoch = int(h["best_epoch"].iloc[0])
         best = h.loc[h["epoch"] == best_epoch]
-        rows.append({
-            "dataset": dataset, "model": h["model"].iloc[0], "omics": unit, "seed": seed,
-            "epochs_run": int(h["epoch"].max()), "best_epoch": best_epoch,
-            "best_val_loss": float(best["val_loss"].iloc[0]) if len(best) else np.nan,
-            "train_seconds": float(h["seconds"].sum()), "cells_per_second": float(h["items_per_second"].median()),
-            "device": h["device"].iloc[0],
-        })
+        rows.append(
+            {
+                "dataset": dataset,
+                "model": h["model"].iloc[0],
+                "omics": unit,
+                "seed": seed,
+                "epochs_run": int(h["epoch"].max()),
+                "best_epoch": best_epoch,
+                "best_val_loss": float(best["val_loss"].iloc[0]) if len(best) else np.nan,
+                "train_seconds": float(h["seconds"].sum()),
+                "cells_per_second": float(h["items_per_second"].median()),
+                "device": h["device"].iloc[0],
+            }
+        )
     pd.DataFrame(rows).to_csv(outputs["training"], sep="\t", index=False, float_format="%.4g")

@@ -55,7 +55,11 @@ def omic_settings(spec: Mapping, where: str = "") -> dict:
     kind = spec.get("type", "expression")
     if kind not in OMIC_TYPES:
         raise InputError(f"{where}: unknown omic type {kind!r}; expected one of {OMIC_TYPES}")
-    out = {"type": kind, "values": spec.get("values", "normalized"), "n_top_genes": int(spec.get("n_top_genes", 2000))}
+    out = {
+        "type": kind,
+        "values": spec.get("values", "normalized"),
+        "n_top_genes": int(spec.get("n_top_genes", 2000)),
+    }
     out.update(_DEFAULTS[kind])
     if kind == "expression" and out["values"] == "counts":
         out["likelihood"] = "nb"  # raw UMI counts: negative binomial with library size (scVI/DCA)
@@ -63,13 +67,19 @@ def omic_settings(spec: Mapping, where: str = "") -> dict:
         if spec.get(key) is not None:
             out[key] = spec[key]
     if out["values"] not in VALUE_KINDS:
-        raise InputError(f"{where}: unknown values {out['values']!r}; expected one of {VALUE_KINDS}")
+        raise InputError(
+            f"{where}: unknown values {out['values']!r}; expected one of {VALUE_KINDS}"
+        )
     if out["metric"] not in METRICS:
         raise InputError(f"{where}: unknown metric {out['metric']!r}; expected one of {METRICS}")
     if out["likelihood"] not in ("gaussian", "bernoulli", "nb", "zinb"):
-        raise InputError(f"{where}: unknown likelihood {out['likelihood']!r}; expected gaussian, bernoulli, nb or zinb")
+        raise InputError(
+            f"{where}: unknown likelihood {out['likelihood']!r}; expected gaussian, bernoulli, nb or zinb"
+        )
     if out["likelihood"] in ("nb", "zinb") and out["values"] != "counts":
-        raise InputError(f"{where}: likelihood {out['likelihood']} needs raw counts (values: counts)")
+        raise InputError(
+            f"{where}: likelihood {out['likelihood']} needs raw counts (values: counts)"
+        )
     thr = out["binarize_threshold"]
     if not (thr == "median" or isinstance(thr, (int, float))):
         raise InputError(f"{where}: binarize_threshold must be a number or 'median', got {thr!r}")
@@ -102,7 +112,9 @@ def preprocess_omic(adata: ad.AnnData, settings: Mapping, where: str = "") -> ad
         if np.isnan(data).any():
             raise InputError(f"{where}: values: counts but the matrix has missing values")
         if (data < 0).any():
-            raise InputError(f"{where}: values: counts but the matrix has negative values (min {data.min()})")
+            raise InputError(
+                f"{where}: values: counts but the matrix has negative values (min {data.min()})"
+            )
         zero = np.asarray(adata.X.sum(axis=1)).ravel() == 0
         if zero.any():
             raise InputError(
@@ -112,7 +124,9 @@ def preprocess_omic(adata: ad.AnnData, settings: Mapping, where: str = "") -> ad
         sc.pp.normalize_total(adata, target_sum=1e4)
         sc.pp.log1p(adata)
         if adata.n_vars > settings["n_top_genes"]:
-            sc.pp.highly_variable_genes(adata, n_top_genes=settings["n_top_genes"], flavor="seurat")
+            sc.pp.highly_variable_genes(
+                adata, n_top_genes=settings["n_top_genes"], flavor="seurat"
+            )
             adata = adata[:, adata.var["highly_variable"].to_numpy()].copy()
         adata.uns.pop("log1p", None)
     if settings["likelihood"] == "bernoulli":
@@ -125,10 +139,16 @@ def preprocess_omic(adata: ad.AnnData, settings: Mapping, where: str = "") -> ad
             )
     if "counts" in adata.layers:
         counts = adata.layers["counts"]
-        adata.layers["counts"] = sp.csr_matrix(counts, dtype=np.float32) if sp.issparse(counts) else np.asarray(counts, np.float32)
+        adata.layers["counts"] = (
+            sp.csr_matrix(counts, dtype=np.float32)
+            if sp.issparse(counts)
+            else np.asarray(counts, np.float32)
+        )
     if sp.issparse(adata.X):
         adata.X = sp.csr_matrix(adata.X, dtype=np.float32)
     else:
         adata.X = np.asarray(adata.X, dtype=np.float32)
-    adata.uns["singlecell_omic"] = {k: (str(v) if isinstance(v, str) else v) for k, v in settings.items()}
+    adata.uns["singlecell_omic"] = {
+        k: (str(v) if isinstance(v, str) else v) for k, v in settings.items()
+    }
     return adata

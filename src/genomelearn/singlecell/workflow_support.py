@@ -14,9 +14,20 @@ BENCH = "benchmarks/singlecell/{dataset}"
 # Analysis-wide keys the rules read. Their defaults live in config/schemas/singlecell.schema.yaml
 # (filled in by Snakemake's validate); none are repeated here.
 SETTINGS_KEYS = (
-    "seed", "n_seeds", "n_neighbors", "n_components", "leiden_resolution", "leiden_resolutions", "umap_min_dist",
-    "consensus_min_omics", "consensus_n_neighbors", "consensus_max_isolated", "hamming_block_size",
-    "silhouette_max_cells", "train_threads", "knn_threads",
+    "seed",
+    "n_seeds",
+    "n_neighbors",
+    "n_components",
+    "leiden_resolution",
+    "leiden_resolutions",
+    "umap_min_dist",
+    "consensus_min_omics",
+    "consensus_n_neighbors",
+    "consensus_max_isolated",
+    "hamming_block_size",
+    "silhouette_max_cells",
+    "train_threads",
+    "knn_threads",
 )
 
 
@@ -50,7 +61,10 @@ def peer_unavailable(sc: Mapping, dataset: str, peer: str) -> str:
     from genomelearn.singlecell.preprocess import omic_settings
 
     spec = sc["datasets"][dataset]
-    specs = {o: omic_settings(spec["omics"][o], f"dataset {dataset} omic {o}") for o in omics(sc, dataset)}
+    specs = {
+        o: omic_settings(spec["omics"][o], f"dataset {dataset} omic {o}")
+        for o in omics(sc, dataset)
+    }
     return peers.availability(peer, specs, bool(peer_settings(sc, peer).get("enabled", True)))
 
 
@@ -76,7 +90,9 @@ def input_files(sc: Mapping, dataset: str, resolve: Callable[[str, str | None], 
     return {e["path"]: resolve(e["path"], e.get("url")) for e in entries}
 
 
-def omic_files(sc: Mapping, dataset: str, omic: str, resolve: Callable[[str, str | None], str]) -> list:
+def omic_files(
+    sc: Mapping, dataset: str, omic: str, resolve: Callable[[str, str | None], str]
+) -> list:
     """The omic's matrix and, when the dataset has one, its metadata table (cell IDs of arrays)."""
     spec = sc["datasets"][dataset]
     files = input_files(sc, dataset, resolve)
@@ -140,17 +156,59 @@ def methods(sc: Mapping, dataset: str) -> list:
     out = []
     for o in names:
         suffix = f"_{o}" if multi else ""
-        out.append({"name": f"pca{suffix}", "kind": "embedding", "omics": [o], "embedding": f"{base}/omics/{o}/pca.parquet"})
-        out.append({"name": f"ae{suffix}", "kind": "embedding", "omics": [o],
-                    "embedding": _per_seed(sc, lambda s, o=o: ae_embedding(dataset, o, s))})
-        out.append({"name": f"graph_{o}", "kind": "graph", "omics": [o], "graph": f"graph_{o}", "layout": f"{base}/omics/{o}/pca.parquet"})
+        out.append(
+            {
+                "name": f"pca{suffix}",
+                "kind": "embedding",
+                "omics": [o],
+                "embedding": f"{base}/omics/{o}/pca.parquet",
+            }
+        )
+        out.append(
+            {
+                "name": f"ae{suffix}",
+                "kind": "embedding",
+                "omics": [o],
+                "embedding": _per_seed(sc, lambda s, o=o: ae_embedding(dataset, o, s)),
+            }
+        )
+        out.append(
+            {
+                "name": f"graph_{o}",
+                "kind": "graph",
+                "omics": [o],
+                "graph": f"graph_{o}",
+                "layout": f"{base}/omics/{o}/pca.parquet",
+            }
+        )
     if multi:
         k = settings(sc)["n_neighbors"]
         for key in ("graph_consensus", f"graph_consensus_k{k}"):
-            out.append({"name": key, "kind": "graph", "omics": names, "graph": key, "layout": f"{base}/joint/pca.parquet"})
-        out.append({"name": "pca", "kind": "embedding", "omics": names, "embedding": f"{base}/joint/pca.parquet"})
-        out.append({"name": "ae", "kind": "embedding", "omics": names,
-                    "embedding": _per_seed(sc, lambda s: ae_embedding(dataset, "joint", s))})
+            out.append(
+                {
+                    "name": key,
+                    "kind": "graph",
+                    "omics": names,
+                    "graph": key,
+                    "layout": f"{base}/joint/pca.parquet",
+                }
+            )
+        out.append(
+            {
+                "name": "pca",
+                "kind": "embedding",
+                "omics": names,
+                "embedding": f"{base}/joint/pca.parquet",
+            }
+        )
+        out.append(
+            {
+                "name": "ae",
+                "kind": "embedding",
+                "omics": names,
+                "embedding": _per_seed(sc, lambda s: ae_embedding(dataset, "joint", s)),
+            }
+        )
     layout = f"{base}/joint/pca.parquet" if multi else f"{base}/omics/{names[0]}/pca.parquet"
     for peer in ("scanpy", "scvi", "mofa", "wnn"):
         entry = {"name": peer, "kind": "graph" if peer == "wnn" else "embedding", "omics": names}
@@ -160,7 +218,13 @@ def methods(sc: Mapping, dataset: str) -> list:
         elif peer == "scanpy":
             entry["embedding"] = peer_output(dataset, peer)
         elif peer == "wnn":
-            entry.update({"graph_file": peer_output(dataset, peer), "graph": "wnn_connectivities", "layout": layout})
+            entry.update(
+                {
+                    "graph_file": peer_output(dataset, peer),
+                    "graph": "wnn_connectivities",
+                    "layout": layout,
+                }
+            )
         else:
             entry["embedding"] = _per_seed(sc, lambda s, p=peer: peer_output(dataset, p, s))
         out.append(entry)
@@ -180,7 +244,9 @@ def histories(sc: Mapping) -> list:
     out = []
     for d in datasets(sc):
         for s in seeds(sc):
-            out += [ae_embedding(d, o, s).replace("ae.parquet", "ae_history.tsv") for o in omics(sc, d)]
+            out += [
+                ae_embedding(d, o, s).replace("ae.parquet", "ae_history.tsv") for o in omics(sc, d)
+            ]
             if is_multi(sc, d):
                 out.append(ae_embedding(d, "joint", s).replace("ae.parquet", "ae_history.tsv"))
             if not peer_unavailable(sc, d, "scvi"):
@@ -190,7 +256,10 @@ def histories(sc: Mapping) -> list:
 
 def summary_outputs() -> dict:
     """The analysis-wide tables (rule singlecell_summary)."""
-    return {name: f"{ROOT}/{name}.tsv" for name in ("metrics", "graph_sizes", "training", "ranking", "ae_verdict")}
+    return {
+        name: f"{ROOT}/{name}.tsv"
+        for name in ("metrics", "graph_sizes", "training", "ranking", "ae_verdict")
+    }
 
 
 def targets(sc: Mapping) -> list:
@@ -198,5 +267,7 @@ def targets(sc: Mapping) -> list:
     names = datasets(sc)
     if not names:
         return []
-    out = [f"{ROOT}/{d}/{name}" for d in names for name in (f"{d}.h5ad", "metrics.tsv", "umap.png")]
+    out = [
+        f"{ROOT}/{d}/{name}" for d in names for name in (f"{d}.h5ad", "metrics.tsv", "umap.png")
+    ]
     return out + list(summary_outputs().values())
