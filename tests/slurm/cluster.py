@@ -77,7 +77,9 @@ def run(cmd: list[str], log_path: Path, env: dict | None = None, timeout: float 
         return proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         stop_tree(proc.pid)
-        raise AssertionError(f"timed out after {timeout} s: {' '.join(cmd)}\n{tail(log_path)}") from None
+        raise AssertionError(
+            f"timed out after {timeout} s: {' '.join(cmd)}\n{tail(log_path)}"
+        ) from None
 
 
 def tail(path: Path, n: int = 4000) -> str:
