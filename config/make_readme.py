@@ -41,8 +41,13 @@ has a `url`, the job `download` fetches it to `resources/downloads/<path>` (log 
 `logs/downloads/`, retried, written atomically) and checks its `sha256` when given; a mismatch
 stops with an error and removes the file. Give `sha256` next to each `url` (for URL templates, such
 as `introgression.maps`, a `sha256: {path: digest}` mapping). Resolving inputs never uses the
-network, so `snakemake -n` works offline; an input with neither a local copy nor a `url` stops the
-workflow before any job runs, naming the paths tried. `sha256sum FILE` gives the digest.
+network, so `snakemake -n` works offline. An input with neither a local copy nor a `url` (the
+derived files of the default data: the introgression reference, mask and genes, the processed
+single-cell sets, the ancient-DNA BAMs) is planned as a `missing_input` job, so a dry run without a
+mirror lists it; a real run stops while the DAG is built, before any job runs, with an error naming
+the configured path, the paths tried, the mirror and how to obtain the file (its public source;
+provenance in the mirror's `MANIFEST.md`). Run on its own, a `missing_input` job fails with the
+same error and writes nothing. `sha256sum FILE` gives the digest.
 
 ## Keys
 """

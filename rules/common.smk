@@ -1,5 +1,5 @@
 # Shared helpers: config validation (the schemas fill in every default), dataset selection, input
-# resolution (path -> data mirror -> download job) and the download rule.
+# resolution (path -> data mirror -> download job, or a missing_input job that only fails).
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -9,6 +9,7 @@ from genomelearn.errors import InputError
 from genomelearn.io.inputs import (
     collect_checksums,
     collect_downloads,
+    missing_input_message,
     relative_data_path,
     resolve_local,
 )
@@ -19,6 +20,7 @@ from genomelearn.validation import (
 
 ANALYSES = ["introgression", "ancient_dna", "singlecell", "deconvolution"]
 DOWNLOAD_DIR = "resources/downloads"
+MISSING_DIR = "resources/missing"  # never written: inputs without a local copy or a URL
 
 validate_config(
     config, Path(workflow.basedir) / "config" / "schemas" / "config.schema.yaml"
@@ -71,6 +73,8 @@ CHECKSUMS = collect_checksums(config)
 DOWNLOADS = collect_downloads(
     config
 )  # relative data path -> public URL (+ templates, input_path)
+# relative data path -> error message (inputs without a local copy or a URL)
+MISSING = {}
 ALL_TARGETS = []
 
 
@@ -79,12 +83,21 @@ def analysis_enabled(name):
     return bool((config.get(name) or {}).get("enabled", False))
 
 
+def planning_only():
+    """True while nothing will run: the Snakefile being parsed, a dry run (`-n`), or a DAG/report
+    command (no executor). False in a real or `--touch` run once the DAG is being built.
+    """
+    return workflow.executor_plugin is None or workflow.dryrun
+
+
 def input_path(value, url=None):
     """Resolve a configured input without touching the network.
 
     The path itself, else the same path under the data mirror, else (when a public `url` is
-    configured) `resources/downloads/<path>`, which `rule download` fetches. Raises a clear error
-    naming the path, the mirror and the missing URL when none applies.
+    configured) `resources/downloads/<path>`, which `rule download` fetches. An input with neither
+    becomes `resources/missing/<path>`, the output of `rule missing_input` (which only fails, with
+    the message below), so that a dry run lists it; in a real run it stops the workflow here,
+    while the DAG is built, before any job runs, naming the path, the mirror and how to obtain it.
     """
     if value in (None, ""):
         return []
@@ -95,11 +108,18 @@ def input_path(value, url=None):
     if url:
         DOWNLOADS[relative] = url
         return f"{DOWNLOAD_DIR}/{relative}"
-    raise WorkflowError(
-        f"input {value} not found: tried {', '.join(tried)}"
-        + ("" if DATA_MIRROR else " (no data_mirror found)")
-        + "; no public URL is configured for it. Set data_mirror to a folder holding it, or give "
-        "its path (see config/README.md)."
+    MISSING[relative] = missing_input_message(value, tried, DATA_MIRROR)
+    if not planning_only():
+        raise WorkflowError(MISSING[relative])
+    return f"{MISSING_DIR}/{relative}"
+
+
+def get_missing_input_message(wildcards):
+    """The error of `resources/missing/<path>` (registered by input_path)."""
+    if wildcards.path in MISSING:
+        return MISSING[wildcards.path]
+    return missing_input_message(
+        wildcards.path, resolve_local(wildcards.path, DATA_MIRROR)[1], DATA_MIRROR
     )
 
 

@@ -17,6 +17,7 @@ BENCHMARK_TABLES = (
 
 localrules:
     download,
+    missing_input,
 
 
 rule download:
@@ -36,6 +37,24 @@ rule download:
         sha256=get_download_sha256,
     script:
         "../scripts/download.py"
+
+
+rule missing_input:
+    # An input with neither a local copy nor a public URL (see input_path): listed by a dry run;
+    # run, it fails at once with the path, the mirror and how to obtain the file, writing nothing.
+    output:
+        f"{MISSING_DIR}/{{path}}",
+    log:
+        "logs/missing/{path}.log",
+    wildcard_constraints:
+        path=".+",
+    retries: 0
+    conda:
+        "../envs/deconvolution.yaml"
+    params:
+        message=get_missing_input_message,
+    script:
+        "../scripts/missing_input.py"
 
 
 rule run_times:

