@@ -401,6 +401,40 @@ case(
 )((_stale_index, _open_bam))
 
 
+def _extract(tmp):
+    """As scripts/ancient_dna_extract.py: stream every read; the sample sheet's reference column
+    is ref.fa when that file exists, else empty (MD tags are used)."""
+    from genomelearn.adna.reads import Extractor
+
+    reference = tmp / "ref.fa" if (tmp / "ref.fa").exists() else None
+    extractor = Extractor(tmp / "s.bam", "S1", reference=reference)
+    return sum(batch.num_rows for batch in extractor.batches())
+
+
+def _two_contig_bam(tmp, index=True):
+    reads = _reads() + [{**r, "name": f"q{i}", "contig": "chr2"} for i, r in enumerate(_reads())]
+    write_bam(tmp / "s.bam", {"chr1": 5000, "chr2": 4000}, reads, index=index)
+    write_fasta(tmp / "ref.fa", {"chr1": random_reference(5000, seed=1)})
+
+
+case(
+    "bam-no-md-tags-and-no-reference",
+    r"sample 'S1', file \S*s\.bam: read 'r0' \(record 1\) has no MD tag and no reference FASTA "
+    r"is given in the sample sheet; add MD tags with `samtools calmd`",
+    lambda t: write_fasta(t / "ref.fa", {"chr1": random_reference(5000, seed=1)}),
+)((_good_bam, _extract))
+for _index in (True, False):
+    case(
+        f"bam-contig-absent-from-reference{'' if _index else '-no-index'}",
+        r"sample 'S1', file \S*s\.bam: contig 'chr2' has reads but is absent from the reference "
+        r"\S*ref\.fa \(reference contigs: chr1\)",
+        lambda t: write_fasta(
+            t / "ref.fa",
+            {"chr1": random_reference(5000, seed=1), "chr2": random_reference(4000, seed=2)},
+        ),
+    )((lambda t, i=_index: _two_contig_bam(t, i), _extract))
+
+
 # ---------------------------------------------------------------------------------- single cell
 def _sc_read(tmp, name="m.csv", orientation="cells_x_features"):
     from genomelearn.singlecell.io import read_omic
