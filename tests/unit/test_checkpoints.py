@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import torch
 
@@ -309,3 +311,141 @@ def test_model_files_load_only_from_own_results(tmp_path, monkeypatch):
     (tmp_path / "results" / "link.joblib").symlink_to(tmp_path / "elsewhere.joblib")
     with pytest.raises(InputError, match="outside"):
         own_result("results/link.joblib")
+
+
+# ------------------------------------------------------------- per analysis: the real fingerprints
+# Each analysis builds its fingerprint with a package function (the one its script or step calls):
+# ancient DNA genomelearn.adna.pipeline.training_fingerprint (scripts/ancient_dna_train.py),
+# single cell genomelearn.singlecell.pipeline.autoencoder_fingerprint (autoencoder_step),
+# introgression genomelearn.introgression.deep.training_fingerprint
+# (scripts/introgression_train_deep.py). ``inputs(tmp)`` writes the analysis' input files;
+# ``change(tmp)`` rewrites one of them with other bytes but the same path, shape and file size;
+# ``fingerprint(tmp, learning_rate)`` is the analysis' fingerprint with that training setting.
+
+
+def _adna_inputs(tmp, swap_labels=False):
+    labels = ["modern", "ancient"] if swap_labels else ["ancient", "modern"]
+    sheet = "sample\tindividual\tbam\treference\tlabel\tlibrary\tudg\n" + "".join(
+        f"S{i}\tind_{i}\tS{i}.bam\t\t{label}\tdouble\tnone\n" for i, label in enumerate(labels)
+    )
+    (tmp / "sheet.tsv").write_text(sheet)
+    (tmp / "splits.tsv").write_text("individual\tfold\nind_0\t0\nind_1\t1\n")
+    for i in range(2):
+        table = pa.table({"record": np.arange(50), "length": np.full(50, 40 + i)})
+        pq.write_table(table, tmp / f"S{i}.parquet")
+
+
+def _adna_fingerprint(tmp, learning_rate):
+    from genomelearn.adna.pipeline import training_fingerprint
+
+    return training_fingerprint(
+        tmp / "sheet.tsv",
+        tmp / "splits.tsv",
+        [tmp / "S0.parquet", tmp / "S1.parquet"],
+        "read_cnn",
+        0,
+        {"channels": [16, 32], "max_train_reads_per_class": 1000},
+        {"learning_rate": learning_rate, "max_epochs": 4, "seed": 0},
+    )
+
+
+def _sc_inputs(tmp, permute_columns=False):
+    import anndata as ad
+
+    x = np.random.default_rng(0).normal(size=(40, 6)).astype(np.float32)
+    if permute_columns:
+        x = x[:, [1, 0, 2, 3, 4, 5]]
+    adata = ad.AnnData(x)
+    adata.obs_names = [f"c{i}" for i in range(40)]
+    adata.var_names = [f"g{j}" for j in range(6)]
+    adata.uns["singlecell_omic"] = {"likelihood": "gaussian"}
+    adata.write_h5ad(tmp / "rna.h5ad")
+
+
+def _sc_fingerprint(tmp, learning_rate):
+    from genomelearn.singlecell.embed import AutoencoderSettings
+    from genomelearn.singlecell.pipeline import autoencoder_fingerprint
+
+    settings = AutoencoderSettings(hidden=[8], bottleneck=2)
+    train = TrainConfig(max_epochs=4, learning_rate=learning_rate, device="cpu")
+    return autoencoder_fingerprint(tmp / "rna.h5ad", settings, train, "gaussian")
+
+
+def _intro_inputs(tmp, permute_windows=False):
+    one_hot = np.eye(4, dtype=np.uint8)[np.random.default_rng(0).integers(0, 4, size=(30, 50))]
+    if permute_windows:
+        one_hot = one_hot[::-1]
+    np.save(tmp / "one_hot.npy", one_hot)
+    (tmp / "split.tsv").write_text("".join(f"{i}\ttrain\n" for i in range(30)))
+
+
+def _intro_fingerprint(tmp, learning_rate):
+    from genomelearn.introgression.deep import training_fingerprint
+
+    return training_fingerprint(
+        [tmp / "split.tsv", tmp / "one_hot.npy"],
+        "cnn",
+        {"filters": 16},
+        {"learning_rate": learning_rate, "max_epochs": 4, "seed": 1},
+        4,
+        False,
+    )
+
+
+ANALYSES = {
+    "ancient_dna": (_adna_inputs, _adna_fingerprint, "sheet.tsv"),
+    "singlecell": (_sc_inputs, _sc_fingerprint, "rna.h5ad"),
+    "introgression": (_intro_inputs, _intro_fingerprint, "one_hot.npy"),
+}
+
+
+@pytest.mark.parametrize("analysis", list(ANALYSES))
+def test_analysis_checkpoint_resumes_only_for_same_inputs_and_settings(tmp_path, analysis):
+    write_inputs, fingerprint, changed_file = ANALYSES[analysis]
+    write_inputs(tmp_path)
+    fp = fingerprint(tmp_path, 0.01)
+    assert fp == fingerprint(tmp_path, 0.01)  # deterministic
+    data = _write_inputs(tmp_path / "x.npy")
+    ckpt = tmp_path / "ckpt"
+
+    def rerun(new_fp, config):
+        logs = []
+        model = _model()
+        result = fit(
+            model,
+            *_load(data),
+            config=config,
+            checkpoint_dir=ckpt,
+            fingerprint=new_fp,
+            log=logs.append,
+        )
+        return model, result, logs
+
+    # (a) settings changed after a kill: another fingerprint, the checkpoint is not resumed
+    _interrupted_run(data, ckpt, fp, _config())
+    fp_settings = fingerprint(tmp_path, 0.02)
+    assert fp_settings != fp
+    model, result, logs = rerun(fp_settings, _config(learning_rate=0.02))
+    assert result.resumed_from_epoch is None
+    assert any("ignoring stale checkpoint" in line for line in logs), logs
+    assert _same_weights(model, _reference(data, _config(learning_rate=0.02)))
+
+    # (b) input content changed after a kill, same path, shape and size: not resumed
+    _interrupted_run(data, ckpt, fp, _config())
+    size = (tmp_path / changed_file).stat().st_size
+    write_inputs(tmp_path, True)
+    assert (tmp_path / changed_file).stat().st_size == size
+    fp_content = fingerprint(tmp_path, 0.01)
+    assert fp_content not in (fp, fp_settings)
+    model, result, logs = rerun(fp_content, _config())
+    assert result.resumed_from_epoch is None
+    assert any("ignoring stale checkpoint" in line for line in logs), logs
+
+    # (c) same inputs and settings as the killed run: resumed, bit-identical to an uninterrupted run
+    write_inputs(tmp_path)
+    _interrupted_run(data, ckpt, fp, _config())
+    assert fingerprint(tmp_path, 0.01) == fp
+    model, result, logs = rerun(fp, _config())
+    assert result.resumed_from_epoch == 1
+    assert any("resumed from" in line for line in logs), logs
+    assert _same_weights(model, _reference(data, _config()))
