@@ -154,6 +154,36 @@ case(
 )
 
 
+def _within_reference(tmp, merged=False):
+    """As scripts/introgression_regions.py: every BED (mask, maps, deserts, introgressed) is
+    checked against the reference's contig lengths; maps are checked after read_maps merged them."""
+    from genomelearn.introgression.labels import read_maps
+    from genomelearn.io.bed import check_within_contigs, read_bed
+    from genomelearn.io.fasta import contig_lengths
+
+    lengths = contig_lengths(tmp / "ref.fa")
+    path = tmp / "regions.bed"
+    frame = read_maps({"m": path}, ["chr22"])["m"] if merged else read_bed(path)
+    check_within_contigs(path, frame, lengths, tmp / "ref.fa", ["chr22"])
+
+
+def _past_end(tmp, end=260):
+    write_fasta(tmp / "ref.fa", {"22": "ACGT" * 50, "21": "ACGT" * 100})  # Ensembl names
+    _write(
+        tmp / "regions.bed",
+        f"track name=maps\nchr22\t10\t100\nchr22\t90\t{end}\nchr21\t300\t500\nchrX\t1\t9999\n",
+    )
+
+
+for _merged in (False, True):
+    case(
+        "bed-region-past-contig-end" + ("-merged-map" if _merged else ""),
+        r"regions\.bed line 3: region chr22:90-260 ends past the end of contig chr22 "
+        r"\(200 bp in \S*ref\.fa\); are the BED and the FASTA of the same genome build\?",
+        lambda t: _past_end(t, 200),  # chr21 and chrX (not configured) are not checked
+    )((_past_end, lambda t, m=_merged: _within_reference(t, m)))
+
+
 # ---------------------------------------------------------------------------------------- FASTA
 def _fetch(tmp, name="ref.fa.gz", contig="chr1"):
     from genomelearn.io.fasta import fetch_bytes, open_fasta
