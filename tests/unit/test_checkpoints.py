@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -449,3 +450,48 @@ def test_analysis_checkpoint_resumes_only_for_same_inputs_and_settings(tmp_path,
     assert result.resumed_from_epoch == 1
     assert any("resumed from" in line for line in logs), logs
     assert _same_weights(model, _reference(data, _config()))
+
+
+def test_singlecell_autoencoder_step_resumes_only_its_own_checkpoint(tmp_path, monkeypatch):
+    """The real single-cell step: its checkpoint directory is keyed on path, shape and settings,
+    so content changed in place (columns of .X permuted: same path, shape and size) finds the old
+    checkpoint; the content fingerprint makes fit() ignore it. Same inputs resume it."""
+    import genomelearn.singlecell.pipeline as sc
+    from genomelearn.singlecell.embed import AutoencoderSettings
+
+    monkeypatch.setattr(sc.shutil, "rmtree", lambda *a, **k: None)  # keep it, as after a kill
+    settings = AutoencoderSettings(hidden=[8], bottleneck=2, dropout=0.0)
+
+    def step(learning_rate=0.01):
+        logs = []
+        train = TrainConfig(
+            max_epochs=3, batch_size=16, patience=5, learning_rate=learning_rate, device="cpu"
+        )
+        out = tmp_path / f"out_{learning_rate}"
+        out.mkdir(exist_ok=True)
+        sc.autoencoder_step(
+            str(tmp_path / "rna.h5ad"),
+            settings,
+            train,
+            str(out / "embedding.parquet"),
+            str(out / "model.pt"),
+            str(out / "history.tsv"),
+            str(tmp_path / "ckpt"),
+            logs.append,
+        )
+        return logs, pd.read_parquet(out / "embedding.parquet")
+
+    _sc_inputs(tmp_path)
+    size = (tmp_path / "rna.h5ad").stat().st_size
+    logs, first = step()
+    assert not any("resumed from" in line for line in logs)
+    logs, again = step()  # same inputs and settings: resumed
+    assert any("resumed from" in line for line in logs), logs
+    pd.testing.assert_frame_equal(again, first)
+    logs, _ = step(learning_rate=0.02)  # settings changed: not resumed
+    assert not any("resumed from" in line for line in logs), logs
+    _sc_inputs(tmp_path, permute_columns=True)  # content changed, same path, shape and size
+    assert (tmp_path / "rna.h5ad").stat().st_size == size
+    logs, _ = step()
+    assert any("ignoring stale checkpoint" in line for line in logs), logs
+    assert not any("resumed from" in line for line in logs), logs
