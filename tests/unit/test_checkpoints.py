@@ -495,3 +495,68 @@ def test_singlecell_autoencoder_step_resumes_only_its_own_checkpoint(tmp_path, m
     logs, _ = step()
     assert any("ignoring stale checkpoint" in line for line in logs), logs
     assert not any("resumed from" in line for line in logs), logs
+
+
+def test_ancient_dna_read_model_resumes_only_its_own_checkpoint(tmp_path):
+    """The real ancient-DNA training (:func:`genomelearn.adna.pipeline.train_read_model`, as
+    scripts/ancient_dna_train.py calls it with ``training_fingerprint``) on reads extracted from a
+    tiny BAM: the checkpoint left behind is resumed by the same inputs and settings, and ignored
+    after a learning-rate change or after the sample sheet's labels were swapped in place (same
+    path, same size)."""
+    from genomelearn.adna import pipeline as P
+    from genomelearn.adna.reads import Extractor
+    from tests.unit.test_ancient_dna_support import random_reference, write_bam, write_fasta
+
+    reads = [
+        {"name": f"r{i}", "contig": "chr1", "pos": 7 * i, "cigar": "30M", "seq": "ACGT" * 7 + "AC"}
+        for i in range(48)
+    ]
+    write_bam(tmp_path / "s.bam", {"chr1": 5000}, reads)
+    write_fasta(tmp_path / "ref.fa", {"chr1": random_reference(5000, seed=1)})
+    batches = list(Extractor(tmp_path / "s.bam", "S0", reference=tmp_path / "ref.fa").batches())
+    table = pa.Table.from_batches(batches)
+    pq.write_table(table, tmp_path / "S0.parquet")
+    n = table.num_rows
+    frame = pd.DataFrame(
+        {
+            "y": np.arange(n) % 2,
+            "group": "all",
+            "split": np.where(np.arange(n) < 3 * n // 4, "train", "validation"),
+        }
+    )
+    _adna_inputs(tmp_path)
+    settings = {"filters": 4, "kernel_size": 3, "hidden": 4, "max_length": 40}
+
+    def train(learning_rate=0.01):
+        training = {"max_epochs": 2, "batch_size": 8, "learning_rate": learning_rate}
+        fp = P.training_fingerprint(
+            tmp_path / "sheet.tsv",
+            tmp_path / "splits.tsv",
+            [tmp_path / "S0.parquet"],
+            "read_cnn",
+            0,
+            settings,
+            training,
+        )
+        config = TrainConfig.from_dict({**training, "device": "cpu", "patience": 5})
+        logs = []
+        model, _, result = P.train_read_model(
+            "read_cnn", table, frame, settings, config, tmp_path / "ckpt", logs.append, fp
+        )
+        return model, result, logs
+
+    first, result, _ = train()
+    assert result.resumed_from_epoch is None and (tmp_path / "ckpt" / "last.pt").exists()
+    again, result, logs = train()  # as after a kill: same inputs and settings resume
+    assert result.resumed_from_epoch == 2, logs
+    assert _same_weights(first, again)
+    _, result, logs = train(learning_rate=0.02)  # settings changed
+    assert result.resumed_from_epoch is None
+    assert any("ignoring stale checkpoint" in line for line in logs), logs
+    train()  # a checkpoint of the original settings again
+    size = (tmp_path / "sheet.tsv").stat().st_size
+    _adna_inputs(tmp_path, swap_labels=True)  # content changed, same path and size
+    assert (tmp_path / "sheet.tsv").stat().st_size == size
+    _, result, logs = train()
+    assert result.resumed_from_epoch is None
+    assert any("ignoring stale checkpoint" in line for line in logs), logs
