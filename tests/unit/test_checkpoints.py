@@ -560,3 +560,86 @@ def test_ancient_dna_read_model_resumes_only_its_own_checkpoint(tmp_path):
     _, result, logs = train()
     assert result.resumed_from_epoch is None
     assert any("ignoring stale checkpoint" in line for line in logs), logs
+
+
+class _Files(list):
+    """Snakemake-like input/output: a list of paths that also has them as attributes."""
+
+    def __init__(self, **named):
+        super().__init__(str(v) for v in named.values())
+        self.__dict__.update({k: str(v) for k, v in named.items()})
+
+
+def test_introgression_train_deep_script_resumes_only_its_own_checkpoint(tmp_path, monkeypatch):
+    """scripts/introgression_train_deep.py run as Snakemake runs it (the ``snakemake`` object
+    faked), its checkpoint kept as after a kill: the same inputs and settings resume it; another
+    learning rate, or the one-hot windows rewritten in place (same path, shape and size), do not."""
+    import runpy
+    import shutil
+    import types
+
+    import scipy.sparse as sp
+
+    monkeypatch.setattr(shutil, "rmtree", lambda *a, **k: None)  # keep the checkpoint
+    rng = np.random.default_rng(0)
+    n, length = 60, 20
+    pd.DataFrame({"label": np.arange(n) % 2}).to_parquet(tmp_path / "windows.parquet")
+    split = np.array(["train"] * 40 + ["validation"] * 10 + ["test"] * 10)
+    pd.DataFrame({"window": np.arange(n), "split": split}).to_csv(
+        tmp_path / "split.tsv", sep="\t", index=False
+    )
+    one_hot = np.eye(4, dtype=np.uint8)[rng.integers(0, 4, size=(n, length))]
+    np.save(tmp_path / "one_hot.npy", one_hot)
+    np.save(tmp_path / "tokens.npy", rng.integers(0, 64, size=(n, 15)).astype(np.int32))
+    sp.save_npz(tmp_path / "counts.npz", sp.csr_matrix(rng.poisson(1, size=(n, 16))))
+    inputs = _Files(
+        windows=tmp_path / "windows.parquet",
+        split=tmp_path / "split.tsv",
+        one_hot=tmp_path / "one_hot.npy",
+        tokens=tmp_path / "tokens.npy",
+        counts=tmp_path / "counts.npz",
+    )
+    script = Path(__file__).resolve().parents[2] / "scripts" / "introgression_train_deep.py"
+
+    def run(learning_rate=0.01, name="a"):
+        log = tmp_path / f"{name}.log"
+        smk = types.SimpleNamespace(
+            input=inputs,
+            output=_Files(
+                predictions=tmp_path / f"{name}.parquet",
+                model=tmp_path / f"{name}.pt",
+                history=tmp_path / f"{name}.tsv",
+            ),
+            wildcards=types.SimpleNamespace(model="cnn", labels="deserts", seed="0"),
+            params=types.SimpleNamespace(
+                architecture={"filters": 4, "kernel_size": 3, "dense_units": 4},
+                training={
+                    "max_epochs": 2,
+                    "batch_size": 8,
+                    "learning_rate": learning_rate,
+                    "patience": 5,
+                    "device": "cpu",
+                },
+                token_k=3,
+                checkpoint_dir=str(tmp_path / "ckpt"),
+            ),
+            log=[str(log)],
+            rule="introgression_train_deep",
+            threads=1,
+        )
+        runpy.run_path(str(script), init_globals={"snakemake": smk})
+        return log.read_text(), torch.load(tmp_path / f"{name}.pt", weights_only=True)
+
+    text, first = run(name="first")
+    assert "epochs done" not in text and (tmp_path / "ckpt" / "last.pt").exists()
+    text, again = run(name="again")  # same inputs and settings: resumed
+    assert "epochs done" in text, text
+    assert all(torch.equal(first["state_dict"][k], v) for k, v in again["state_dict"].items())
+    text, _ = run(learning_rate=0.02, name="lr")  # settings changed
+    assert "ignoring stale checkpoint" in text and "epochs done" not in text, text
+    run(name="base")  # a checkpoint of the original settings again
+    size = (tmp_path / "one_hot.npy").stat().st_size
+    np.save(tmp_path / "one_hot.npy", one_hot[::-1])  # content changed, same path/shape/size
+    assert (tmp_path / "one_hot.npy").stat().st_size == size
+    text, _ = run(name="content")
+    assert "ignoring stale checkpoint" in text and "epochs done" not in text, text
