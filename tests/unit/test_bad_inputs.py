@@ -873,7 +873,7 @@ def test_bad_input(tmp_path, c: Case):
 
 
 def test_matrix_size():
-    assert len(CASES) >= 45
+    assert len(CASES) >= 65
     assert len({c.id for c in CASES}) == len(CASES)
 
 
