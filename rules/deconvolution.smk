@@ -81,6 +81,7 @@ rule deconvolution_deconvolve:
         "../envs/deconvolution.yaml"
     params:
         cfg=decon_settings,
+        signature_name=lambda wc: decon_support.signature_source(DECON, wc.dataset),
     script:
         "../scripts/deconvolution_deconvolve.py"
 
@@ -157,5 +158,6 @@ rule deconvolution_depth:
         "../envs/deconvolution.yaml"
     params:
         cfg=decon_settings,
+        signature_name=lambda wc: decon_support.signature_source(DECON, wc.dataset),
     script:
         "../scripts/deconvolution_depth.py"

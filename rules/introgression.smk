@@ -44,6 +44,7 @@ rule introgression_regions:
         deserts=intro_file("deserts"),
         mask=intro_file("mask"),
         maps=intro_maps,
+        reference=intro_reference,
     output:
         regions="results/introgression/{dataset}/{labels}/regions.bed",
         summary=report(

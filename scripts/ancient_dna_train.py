@@ -15,7 +15,7 @@ from genomelearn.workflow import get_logger, run_script
 def main(smk):
     from genomelearn.adna import pipeline as P
     from genomelearn.adna.samplesheet import load_sample_sheet
-    from genomelearn.training import TrainConfig, input_fingerprint
+    from genomelearn.training import TrainConfig
 
     log = get_logger()
     kind = smk.wildcards.model
@@ -30,9 +30,14 @@ def main(smk):
         k: v for k, v in smk.params.models.items() if k not in ("training", "overrides", "bundle")
     }
     config = TrainConfig.from_dict(smk.params.training)
-    fingerprint = input_fingerprint(
-        [smk.input.sheet, smk.input.splits, *smk.input.reads],
-        {"kind": kind, "fold": fold, "models": settings, "training": smk.params.training},
+    fingerprint = P.training_fingerprint(
+        smk.input.sheet,
+        smk.input.splits,
+        list(smk.input.reads),
+        kind,
+        fold,
+        settings,
+        smk.params.training,
     )
     model, meta, result = P.train_read_model(
         kind,

@@ -28,7 +28,7 @@ def main(smk):
         n_bootstrap=cfg["n_bootstrap"],
         seed=cfg["seed"],
         bulk_name=str(smk.input.bulk),
-        signature_name=str(smk.input.signature),
+        signature_name=smk.params.signature_name,
     )
     if result.dropped_signature_genes:
         log.warning(

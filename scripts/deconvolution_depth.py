@@ -40,6 +40,7 @@ def main(smk):
         normalization=cfg["normalization"],
         measured=measured,
         bulk_name=str(smk.input.bulk),
+        signature_name=smk.params.signature_name,
     )
     summary = summarize_depth_curve(curve)
     for row in summary.itertuples():

@@ -9,7 +9,13 @@ import pandas as pd
 
 from genomelearn.introgression.regions import build_labelled_regions, read_deserts
 from genomelearn.io import bed
-from genomelearn.io.bed import check_contigs_after_mask, normalise_contig, read_bed
+from genomelearn.io.bed import (
+    check_contigs_after_mask,
+    check_within_contigs,
+    normalise_contig,
+    read_bed,
+)
+from genomelearn.io.fasta import contig_lengths
 from genomelearn.workflow import get_logger, run_script
 
 
@@ -17,10 +23,16 @@ def main(smk):
     log = get_logger()
     labels = smk.wildcards.labels
     contigs = [normalise_contig(c, "ucsc") for c in smk.params.contigs]
-    mask = read_bed(smk.input.mask) if smk.input.mask else None
+    lengths = contig_lengths(smk.input.reference)
+
+    def within(path, frame):  # a record past its contig end names the BED file and its line
+        check_within_contigs(path, frame, lengths, smk.input.reference, contigs)
+        return frame
+
+    mask = within(smk.input.mask, read_bed(smk.input.mask)) if smk.input.mask else None
     if labels == "deserts":
-        introgressed = read_bed(smk.input.introgressed)
-        deserts = read_deserts(smk.input.deserts)
+        introgressed = within(smk.input.introgressed, read_bed(smk.input.introgressed))
+        deserts = within(smk.input.deserts, read_deserts(smk.input.deserts))
         check_contigs_after_mask(
             contigs,
             {smk.input.introgressed: introgressed, smk.input.deserts: deserts},
@@ -37,8 +49,10 @@ def main(smk):
                 f"label definition {labels!r} needs the dataset's `mask` (covered sequence BED)"
             )
         maps = read_maps(dict(zip(smk.params.methods, smk.input.maps)), contigs)
+        for path, frame in zip(smk.input.maps, maps.values()):
+            within(path, frame)
         if labels == "depleted":
-            introgressed = read_bed(smk.input.introgressed)
+            introgressed = within(smk.input.introgressed, read_bed(smk.input.introgressed))
             regions, summary = build_depleted_regions(
                 introgressed, mask, maps, contigs, smk.params.depleted_buffer_bp
             )

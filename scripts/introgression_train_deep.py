@@ -16,13 +16,12 @@ import scipy.sparse as sp
 import torch
 
 from genomelearn.introgression.cv import balanced_threshold
-from genomelearn.introgression.deep import build_deep_model, model_input
+from genomelearn.introgression.deep import build_deep_model, model_input, training_fingerprint
 from genomelearn.introgression.io import predictions_frame, read_split
 from genomelearn.training import (
     ArraySource,
     TrainConfig,
     fit,
-    input_fingerprint,
     predict,
     seed_everything,
 )
@@ -81,15 +80,8 @@ def main(smk):
             "class weights %s (training windows per class %s)", weight.tolist(), n_class.tolist()
         )
         loss_fn = weighted_classification_loss(weight)
-    fingerprint = input_fingerprint(
-        list(smk.input),
-        {
-            "model": name,
-            "arch": smk.params.architecture,
-            "train": settings,
-            "k": smk.params.token_k,
-            "regression": regression,
-        },
+    fingerprint = training_fingerprint(
+        list(smk.input), name, smk.params.architecture, settings, smk.params.token_k, regression
     )
     result = fit(
         model,

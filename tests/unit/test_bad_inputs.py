@@ -154,6 +154,36 @@ case(
 )
 
 
+def _within_reference(tmp, merged=False):
+    """As scripts/introgression_regions.py: every BED (mask, maps, deserts, introgressed) is
+    checked against the reference's contig lengths; maps are checked after read_maps merged them."""
+    from genomelearn.introgression.labels import read_maps
+    from genomelearn.io.bed import check_within_contigs, read_bed
+    from genomelearn.io.fasta import contig_lengths
+
+    lengths = contig_lengths(tmp / "ref.fa")
+    path = tmp / "regions.bed"
+    frame = read_maps({"m": path}, ["chr22"])["m"] if merged else read_bed(path)
+    check_within_contigs(path, frame, lengths, tmp / "ref.fa", ["chr22"])
+
+
+def _past_end(tmp, end=260):
+    write_fasta(tmp / "ref.fa", {"22": "ACGT" * 50, "21": "ACGT" * 100})  # Ensembl names
+    _write(
+        tmp / "regions.bed",
+        f"track name=maps\nchr22\t10\t100\nchr22\t90\t{end}\nchr21\t300\t500\nchrX\t1\t9999\n",
+    )
+
+
+for _merged in (False, True):
+    case(
+        "bed-region-past-contig-end" + ("-merged-map" if _merged else ""),
+        r"regions\.bed line 3: region chr22:90-260 ends past the end of contig chr22 "
+        r"\(200 bp in \S*ref\.fa\); are the BED and the FASTA of the same genome build\?",
+        lambda t: _past_end(t, 200),  # chr21 and chrX (not configured) are not checked
+    )((_past_end, lambda t, m=_merged: _within_reference(t, m)))
+
+
 # ---------------------------------------------------------------------------------------- FASTA
 def _fetch(tmp, name="ref.fa.gz", contig="chr1"):
     from genomelearn.io.fasta import fetch_bytes, open_fasta
@@ -401,6 +431,40 @@ case(
 )((_stale_index, _open_bam))
 
 
+def _extract(tmp):
+    """As scripts/ancient_dna_extract.py: stream every read; the sample sheet's reference column
+    is ref.fa when that file exists, else empty (MD tags are used)."""
+    from genomelearn.adna.reads import Extractor
+
+    reference = tmp / "ref.fa" if (tmp / "ref.fa").exists() else None
+    extractor = Extractor(tmp / "s.bam", "S1", reference=reference)
+    return sum(batch.num_rows for batch in extractor.batches())
+
+
+def _two_contig_bam(tmp, index=True):
+    reads = _reads() + [{**r, "name": f"q{i}", "contig": "chr2"} for i, r in enumerate(_reads())]
+    write_bam(tmp / "s.bam", {"chr1": 5000, "chr2": 4000}, reads, index=index)
+    write_fasta(tmp / "ref.fa", {"chr1": random_reference(5000, seed=1)})
+
+
+case(
+    "bam-no-md-tags-and-no-reference",
+    r"sample 'S1', file \S*s\.bam: read 'r0' \(record 1\) has no MD tag and no reference FASTA "
+    r"is given in the sample sheet; add MD tags with `samtools calmd`",
+    lambda t: write_fasta(t / "ref.fa", {"chr1": random_reference(5000, seed=1)}),
+)((_good_bam, _extract))
+for _index in (True, False):
+    case(
+        f"bam-contig-absent-from-reference{'' if _index else '-no-index'}",
+        r"sample 'S1', file \S*s\.bam: contig 'chr2' has reads but is absent from the reference "
+        r"\S*ref\.fa \(reference contigs: chr1\)",
+        lambda t: write_fasta(
+            t / "ref.fa",
+            {"chr1": random_reference(5000, seed=1), "chr2": random_reference(4000, seed=2)},
+        ),
+    )((lambda t, i=_index: _two_contig_bam(t, i), _extract))
+
+
 # ---------------------------------------------------------------------------------- single cell
 def _sc_read(tmp, name="m.csv", orientation="cells_x_features"):
     from genomelearn.singlecell.io import read_omic
@@ -563,6 +627,150 @@ case(
 )((lambda t: _write(t / "sheet.tsv", _sheet_text(("A1", "M1", "A2", "M2", "A3"))), _adna_sizes))
 
 
+# -------------------------------------------------------------------------------- deconvolution
+GENES = [f"G{i}" for i in range(8)]
+
+
+def _bulk_text(genes=GENES, value=lambda g, s: 10 * (g + 1) + s, samples=("S1", "S2", "S3")):
+    rows = ["gene\t" + "\t".join(samples)]
+    rows += [
+        name + "\t" + "\t".join(str(value(g, s)) for s in range(len(samples)))
+        for g, name in enumerate(genes)
+    ]
+    return "\n".join(rows) + "\n"
+
+
+def _good_bulk(tmp):
+    _write(tmp / "bulk.tsv", _bulk_text())
+
+
+def _read_bulk(tmp):
+    from genomelearn.deconvolution import read_bulk_counts
+
+    return read_bulk_counts(tmp / "bulk.tsv")
+
+
+case(
+    "deconv-negative-count",
+    r"bulk\.tsv line 3, column 'S2' \(gene 'G1'\): negative value -4 in bulk counts",
+    _good_bulk,
+)(
+    (
+        lambda t: _write(
+            t / "bulk.tsv", _bulk_text(value=lambda g, s: -4 if (g, s) == (1, 1) else 5)
+        ),
+        _read_bulk,
+    )
+)
+case(
+    "deconv-non-numeric-count",
+    r"bulk\.tsv line 4, column 'S3' \(row 'G2'\): non-numeric value '12,5' in bulk counts",
+    _good_bulk,
+)(
+    (
+        lambda t: _write(
+            t / "bulk.tsv", _bulk_text(value=lambda g, s: "12,5" if (g, s) == (2, 2) else 5)
+        ),
+        _read_bulk,
+    )
+)
+case(
+    "deconv-all-zero-sample",
+    r"bulk\.tsv: sample\(s\) 'S2' \(column 3\) have no counts at all \(every value is 0",
+    _good_bulk,
+)(
+    (
+        lambda t: _write(t / "bulk.tsv", _bulk_text(value=lambda g, s: 0 if s == 1 else g + 1)),
+        _read_bulk,
+    )
+)
+
+
+def _signature(tmp, genes=GENES):
+    values = np.random.default_rng(1).uniform(1, 50, size=(len(genes), 3)).round(2)
+    frame = pd.DataFrame(values, index=pd.Index(genes, name="gene"), columns=["A", "B", "C"])
+    frame.to_csv(tmp / "sig.tsv", sep="\t")
+
+
+def _decon_block(tmp, source):
+    spec = {"bulk": {"path": str(tmp / "bulk.tsv"), "url": None}}
+    if source == "signature":
+        spec["signature"] = {"path": "sig.tsv", "url": None}
+    else:
+        spec["reference"] = {"path": "ref.h5ad", "url": None, "markers": None}
+    return {"datasets": {"d": spec}}
+
+
+def _deconvolve(tmp, source="signature", depth=False):
+    """As scripts/deconvolution_deconvolve.py (and _depth.py): the signature the steps read is the
+    derived results/deconvolution/<dataset>/signature.tsv; messages name the user's source."""
+    from genomelearn.deconvolution import (
+        deconvolve,
+        depth_robustness,
+        read_bulk_counts,
+        read_signature,
+    )
+    from genomelearn.deconvolution.workflow_support import signature_source
+
+    bulk = read_bulk_counts(tmp / "bulk.tsv")
+    signature = read_signature(tmp / "sig.tsv")
+    names = {
+        "bulk_name": str(tmp / "bulk.tsv"),
+        "signature_name": signature_source(_decon_block(tmp, source), "d"),
+    }
+    if depth:
+        return depth_robustness(bulk, signature, [50], 1, 0, **names)
+    return deconvolve(bulk, signature, **names)
+
+
+def _ensembl_bulk(tmp):
+    _write(tmp / "bulk.tsv", _bulk_text([f"ENSG{i:011d}" for i in range(8)]))
+    _signature(tmp)
+
+
+def _fix_bulk_and_signature(tmp):
+    _good_bulk(tmp)
+    _signature(tmp)
+
+
+for _id, _source, _depth, _msg in [
+    (
+        "deconv-signature-genes-absent-from-bulk",
+        "signature",
+        False,
+        r"bulk\.tsv and sig\.tsv \(copied to results/deconvolution/d/signature\.tsv\) share 0 "
+        r"gene\(s\) \(none\); at least 4 are needed for 3 cell types\. Signature genes e\.g\. G0, .*"
+        r"bulk genes e\.g\. ENSG00000000000",
+    ),
+    (
+        "deconv-overlap-names-the-reference",
+        "reference",
+        False,
+        r"bulk\.tsv and results/deconvolution/d/signature\.tsv \(built from reference ref\.h5ad\) "
+        r"share 0 gene\(s\)",
+    ),
+    (
+        "deconv-depth-overlap-names-the-signature",
+        "signature",
+        True,
+        r"bulk\.tsv and sig\.tsv \(copied to results/deconvolution/d/signature\.tsv\) share 0",
+    ),
+]:
+    case(_id, _msg, _fix_bulk_and_signature)(
+        (_ensembl_bulk, lambda t, s=_source, d=_depth: _deconvolve(t, s, d))
+    )
+
+
+def _some_absent(tmp):
+    result = _deconvolve(tmp)
+    assert result.dropped_signature_genes == ["G9"] and len(result.shared_genes) == 8
+
+
+case("deconv-some-signature-genes-absent-dropped-and-listed")(
+    (lambda t: (_good_bulk(t), _signature(t, GENES + ["G9"])), _some_absent)
+)
+
+
 # --------------------------------------------------------------------------------------- config
 def _config(tmp):
     from genomelearn.validation import validate_config
@@ -665,7 +873,7 @@ def test_bad_input(tmp_path, c: Case):
 
 
 def test_matrix_size():
-    assert len(CASES) >= 45
+    assert len(CASES) >= 65
     assert len({c.id for c in CASES}) == len(CASES)
 
 

@@ -107,7 +107,7 @@ def test_read_matrix_errors_name_file_and_record(tmp_path, text, pattern):
 def test_bulk_rejects_negative_counts_and_empty_samples(tmp_path):
     with pytest.raises(InputError, match=r"line 3, column 'B' \(gene 'g2'\): negative value -4"):
         read_bulk_counts(write(tmp_path / "neg.txt", "A\tB\ng1\t1\t2\ng2\t3\t-4\n"))
-    with pytest.raises(InputError, match=r"sample\(s\) B have no counts"):
+    with pytest.raises(InputError, match=r"sample\(s\) 'B' \(column 3\) have no counts"):
         read_bulk_counts(write(tmp_path / "zero.txt", "A\tB\ng1\t1\t0\ng2\t3\t0\n"))
     with pytest.raises(InputError, match="not found"):
         read_bulk_counts(tmp_path / "missing.txt")

@@ -64,6 +64,38 @@ def training_indices(
     return idx[pick]
 
 
+def training_fingerprint(
+    sheet,
+    splits,
+    reads: list,
+    kind: str,
+    fold: int,
+    model_settings: Mapping,
+    training: Mapping,
+) -> str:
+    """Fingerprint of one read-model training job (rule ancient_dna_train), passed to
+    :func:`train_read_model` so that a checkpoint of other inputs or settings is never resumed.
+
+    Args:
+        sheet, splits: sample sheet and individual split table (paths).
+        reads: per-sample read tables (parquet paths), in sample-sheet order.
+        kind: model name (``read_cnn``, ``damage_cnn``, ``ends_cnn``).
+        fold: cross-validation round.
+        model_settings: the model block (architecture, read caps, ...).
+        training: the training block (learning rate, epochs, seed, device, ...).
+
+    Returns:
+        :func:`genomelearn.training.input_fingerprint` (sha256 hex) of the full content of every
+        input file, the settings and the genomelearn version.
+    """
+    from genomelearn.training import input_fingerprint
+
+    return input_fingerprint(
+        [sheet, splits, *reads],
+        {"kind": kind, "fold": fold, "models": dict(model_settings), "training": dict(training)},
+    )
+
+
 def train_read_model(
     kind: str,
     table: pa.Table,

@@ -29,6 +29,7 @@ def depth_robustness(
     normalization: str = "cpm",
     measured: pd.DataFrame | None = None,
     bulk_name: str = "bulk",
+    signature_name: str = "signature",
 ) -> pd.DataFrame:
     """Agreement of thinned-library estimates with measured fractions and with full depth.
 
@@ -43,7 +44,7 @@ def depth_robustness(
             not depend on the order or number of depths.
         method, normalization: as in :func:`.core.deconvolve`.
         measured: optional DataFrame (samples, cell types) of measured fractions.
-        bulk_name: file name for messages.
+        bulk_name, signature_name: file names for messages.
 
     Returns:
         Long DataFrame, one row per (depth, repeat, cell type): depth (target; the row with
@@ -66,7 +67,7 @@ def depth_robustness(
             f"{bulk_name}: gene {counts.index[r]!r}, sample {counts.columns[c]!r} has non-integer value "
             f"{values[r, c]:g}; depth thinning needs raw read counts"
         )
-    shared, _ = align_genes(counts.index, signature, bulk_name)
+    shared, _ = align_genes(counts.index, signature, bulk_name, signature_name)
     S = signature.loc[shared].to_numpy(dtype=float)
     Y = counts.loc[shared].to_numpy(dtype=np.int64)
     lib = counts.to_numpy(dtype=np.int64).sum(axis=0)

@@ -163,10 +163,13 @@ def read_bulk_counts(path: str | os.PathLike) -> pd.DataFrame:
     path = Path(path)
     frame = read_matrix(path, "bulk counts")
     _check_nonnegative(frame, path, "bulk counts")
-    totals = frame.sum(axis=0)
-    if (totals <= 0).any():
+    totals = frame.sum(axis=0).to_numpy()
+    empty = np.flatnonzero(totals <= 0)
+    if empty.size:
+        shown = ", ".join(f"{frame.columns[i]!r} (column {i + 2})" for i in empty[:5])
         raise InputError(
-            f"{path}: sample(s) {', '.join(totals.index[totals <= 0])} have no counts at all"
+            f"{path}: sample(s) {shown}{' ...' if empty.size > 5 else ''} have no counts at all "
+            f"(every value is 0; {empty.size} such sample(s)); remove them or fix the export"
         )
     return frame
 

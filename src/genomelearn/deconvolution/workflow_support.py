@@ -57,6 +57,7 @@ __all__ = [
     "output",
     "resolve_file",
     "signature_inputs",
+    "signature_source",
     "signature_specs",
     "targets",
 ]
@@ -123,6 +124,21 @@ def signature_inputs(block: dict, dataset: str, resolver) -> dict[str, str]:
     if block["datasets"][dataset].get("pseudobulk"):
         return {"reference": output("pseudobulk_reference", dataset)}
     return {name: resolver(*spec) for name, spec in signature_specs(block, dataset).items()}
+
+
+def signature_source(block: dict, dataset: str) -> str:
+    """The user's file(s) behind ``results/deconvolution/<dataset>/signature.tsv``, as written in
+    the config, for error messages of the steps that read that derived file (e.g. a signature that
+    shares too few genes with the bulk names the signature or reference the user gave)."""
+    spec = block["datasets"][dataset]
+    derived = output("signature", dataset)
+    if spec.get("signature"):
+        return f"{spec['signature']['path']} (copied to {derived})"
+    if spec.get("pseudobulk"):
+        return f"{derived} (built from the reference cells of {spec['pseudobulk']['path']})"
+    ref = spec["reference"]
+    markers = f" with markers {ref['markers']['path']}" if ref.get("markers") else ""
+    return f"{derived} (built from reference {ref['path']}{markers})"
 
 
 def pseudobulk_source(block: dict, dataset: str, resolver) -> str:

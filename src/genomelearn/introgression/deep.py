@@ -43,3 +43,39 @@ def model_input(name: str, one_hot: np.ndarray, tokens: np.ndarray, counts: sp.c
     if name == "kmer_mlp":
         return counts
     raise ValueError(f"unknown deep model {name!r}; choose from {DEEP_MODELS}")
+
+
+def training_fingerprint(
+    inputs: list,
+    name: str,
+    architecture: dict,
+    training: dict,
+    token_k: int,
+    regression: bool,
+) -> str:
+    """Fingerprint of one deep-model training job (rule introgression_train_deep), passed to
+    :func:`genomelearn.training.fit` so that a checkpoint of other inputs or settings is never
+    resumed.
+
+    Args:
+        inputs: every input file of the job (windows, split, one-hot, tokens, counts), in order.
+        name: model name; architecture: its architecture block.
+        training: training settings including the seed of the job.
+        token_k: k of the k-mer tokens; regression: True for the ``support`` labels.
+
+    Returns:
+        :func:`genomelearn.training.input_fingerprint` (sha256 hex) of the full content of every
+        input, the settings and the genomelearn version.
+    """
+    from genomelearn.training import input_fingerprint
+
+    return input_fingerprint(
+        list(inputs),
+        {
+            "model": name,
+            "arch": architecture,
+            "train": training,
+            "k": token_k,
+            "regression": regression,
+        },
+    )

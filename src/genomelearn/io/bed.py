@@ -45,6 +45,7 @@ def read_bed(
     extra_columns: bool = False,
     allow_header: bool = True,
     allow_empty: bool = False,
+    line_numbers: bool = False,
 ) -> pd.DataFrame:
     """Read and validate a BED file (plain or gzip; tab- or whitespace-separated).
 
@@ -55,6 +56,7 @@ def read_bed(
         allow_header: skip ``track``/``browser``/``#`` lines and one leading column-header line
             (``chrom start end …``); if False such a line is an error.
         allow_empty: if False, a file without intervals is an error.
+        line_numbers: add a ``line`` column (int64): the physical 1-based line of each record.
 
     Returns:
         DataFrame with ``chrom`` (str), ``start``, ``end`` (int64), in file order.
@@ -67,6 +69,7 @@ def read_bed(
     if not path.exists():
         raise InputError(f"{path}: BED file does not exist")
     rows = []
+    lines = []
     with _open_text(path) as fh:
         for lineno, line in enumerate(fh, start=1):
             stripped = line.strip()
@@ -96,6 +99,7 @@ def read_bed(
             if end < start:
                 raise InputError(f"{path} line {lineno}: end {end} < start {start}")
             rows.append(fields if extra_columns else fields[:3])
+            lines.append(lineno)
     if not rows:
         if allow_empty:
             return pd.DataFrame(
@@ -113,7 +117,53 @@ def read_bed(
     frame["end"] = frame["end"].astype(np.int64)
     if contig_style is not None:
         frame["chrom"] = [normalise_contig(c, contig_style) for c in frame["chrom"]]
+    if line_numbers:
+        frame["line"] = np.asarray(lines, dtype=np.int64)
     return frame
+
+
+def check_within_contigs(
+    path, frame: pd.DataFrame, lengths: dict[str, int], reference, contigs=None
+) -> None:
+    """Every region of ``frame`` (read from the BED ``path``) ends within its contig.
+
+    Args:
+        path: the BED file as the user gave it (named in the error).
+        frame: its regions (chrom, start, end; any contig spelling); may be a merged or filtered
+            version of the file's records.
+        lengths: {contig: length in bp} of the reference (e.g. from its ``.fai``).
+        reference: the reference FASTA (named in the error).
+        contigs: only regions on these contigs are checked (None: every contig of the reference).
+
+    Raises:
+        InputError: for the first record of the file past its contig end, naming the BED file, its
+            physical line, the record, the contig length and the FASTA, e.g. ``maps.bed line 3:
+            region chr22:51304000-51400000 ends past the end of contig chr22 (51304566 bp in
+            hg19.fa)``.
+    """
+    sizes = {normalise_contig(c, "ucsc"): int(n) for c, n in lengths.items()}
+    chrom = np.array([normalise_contig(c, "ucsc") for c in frame["chrom"]], dtype=object)
+    limit = np.array([sizes.get(c, np.iinfo(np.int64).max) for c in chrom], dtype=np.int64)
+    beyond = frame["end"].to_numpy() > limit
+    if contigs is not None:
+        beyond &= np.isin(chrom, [normalise_contig(c, "ucsc") for c in contigs])
+    if not beyond.any():
+        return
+    # report the file's own record (the frame may be merged): re-read it with line numbers
+    records = read_bed(path, contig_style="ucsc", line_numbers=True, allow_empty=True)
+    limits = np.array(
+        [sizes.get(c, np.iinfo(np.int64).max) for c in records["chrom"]], dtype=np.int64
+    )
+    bad = records[(records["end"].to_numpy() > limits) & np.isin(records["chrom"], chrom[beyond])]
+    if bad.empty:  # the frame is not the file's records (derived): name the region only
+        bad = frame[beyond].assign(chrom=chrom[beyond], line="?")
+    first = bad.iloc[0]
+    more = f" ({len(bad)} such records in all)" if len(bad) > 1 else ""
+    raise InputError(
+        f"{path} line {first['line']}: region {first['chrom']}:{first['start']}-{first['end']} "
+        f"ends past the end of contig {first['chrom']} ({sizes[first['chrom']]} bp in {reference})"
+        f"{more}; are the BED and the FASTA of the same genome build?"
+    )
 
 
 def to_bedtool(frame: pd.DataFrame):

@@ -48,6 +48,19 @@ def open_fasta(path: str | os.PathLike):
         raise InputError(f"{path}: cannot read FASTA ({exc})") from exc
 
 
+def contig_lengths(path: str | os.PathLike) -> dict[str, int]:
+    """{contig: length in bp} of an indexed FASTA (read from its index; no sequence is read).
+
+    Raises:
+        InputError: as :func:`open_fasta`.
+    """
+    fasta = open_fasta(path)
+    try:
+        return dict(zip(fasta.references, map(int, fasta.lengths)))
+    finally:
+        fasta.close()
+
+
 def resolve_contig(fasta, contig: str, path: str | os.PathLike = "") -> str:
     """Name of ``contig`` as spelled in ``fasta`` (``22`` ↔ ``chr22`` tolerated).
 

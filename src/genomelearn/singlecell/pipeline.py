@@ -217,6 +217,33 @@ def _history_frame(result, model_name: str) -> pd.DataFrame:
     return history
 
 
+def autoencoder_fingerprint(
+    h5ad: str | Path, settings: AutoencoderSettings, train: TrainConfig, likelihood: str
+) -> str:
+    """Fingerprint of a single-omic autoencoder training (:func:`autoencoder_step`): the full
+    content of the preprocessed ``.h5ad`` (not only its path and shape), the settings (bottleneck
+    as capped), the training configuration, the likelihood and the genomelearn version
+    (:func:`genomelearn.training.input_fingerprint`, sha256 hex)."""
+    from genomelearn.training import input_fingerprint
+
+    payload = {"settings": vars(settings), "train": vars(train), "likelihood": likelihood}
+    return input_fingerprint([h5ad], payload)
+
+
+def multimodal_fingerprint(
+    h5ads: Mapping[str, str],
+    settings: AutoencoderSettings,
+    train: TrainConfig,
+    likelihoods: list[str],
+) -> str:
+    """Fingerprint of a multimodal autoencoder training (:func:`multimodal_step`): full content
+    of every omic's ``.h5ad`` plus settings, as :func:`autoencoder_fingerprint`."""
+    from genomelearn.training import input_fingerprint
+
+    payload = {"settings": vars(settings), "train": vars(train), "likelihoods": likelihoods}
+    return input_fingerprint(list(h5ads.values()), payload)
+
+
 def autoencoder_step(
     h5ad: str,
     settings: AutoencoderSettings,
@@ -237,7 +264,6 @@ def autoencoder_step(
     import torch
 
     from genomelearn.singlecell import embed
-    from genomelearn.training import input_fingerprint
 
     adata = ad.read_h5ad(h5ad)
     X = _matrix(adata)
@@ -259,7 +285,7 @@ def autoencoder_step(
         ckpt,
         log,
         counts=counts,
-        fingerprint=input_fingerprint([h5ad], payload),
+        fingerprint=autoencoder_fingerprint(h5ad, settings, train, likelihood),
     )
     write_embedding(embedding_output, adata.obs_names, embedding, "AE")
     torch.save(
@@ -291,7 +317,6 @@ def multimodal_step(
     import torch
 
     from genomelearn.singlecell import embed
-    from genomelearn.training import input_fingerprint
 
     adatas = _read_aligned(h5ads)
     cells = next(iter(adatas.values())).obs_names
@@ -315,7 +340,7 @@ def multimodal_step(
         train,
         ckpt,
         log,
-        fingerprint=input_fingerprint(list(h5ads.values()), payload),
+        fingerprint=multimodal_fingerprint(h5ads, settings, train, likelihoods),
     )
     write_embedding(embedding_output, cells, embedding, "AE")
     torch.save(
