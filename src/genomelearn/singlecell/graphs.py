@@ -193,7 +193,8 @@ def euclidean_knn(
         X: (n, p) dense (NaN are mean-imputed first) or CSR.
         k: neighbours per cell (at most n - 1).
         n_jobs: threads of the neighbour query (scikit-learn ``n_jobs`` / pynndescent ``n_jobs``;
-            None = 1). Both results do not depend on the number of threads.
+            None = 1). The exact result does not depend on the number of threads; NN-descent's is
+            identical on a rerun with the same seed and threads (near-exact for any).
         approximate_above: more cells than this → :func:`nndescent_knn` (:func:`knn_method`);
             None = always exact.
         seed: seed of NN-descent (the exact search has none).
