@@ -481,6 +481,9 @@ rule ancient_dna_simulate:
         ),
     output:
         undamaged=f"{adna_support.SIMULATED}/bams/undamaged.bam",
+        # declared after the BAM: Snakemake touches outputs in order after the job, and an index
+        # older than its BAM is refused as stale
+        undamaged_index=f"{adna_support.SIMULATED}/bams/undamaged.bam.bai",
         manifest=f"{adna_support.SIMULATED}/conditions.tsv",
         profiles=report(
             f"{adna_support.SIMULATED}/damage_profiles.tsv",
