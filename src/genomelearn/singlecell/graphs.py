@@ -301,7 +301,7 @@ def nndescent_knn(
         metric: ``"euclidean"``, or ``"hamming"``: the masked Hamming distance of
             :func:`hamming_blocks` on values binarised with ``threshold`` (:func:`binarize`).
         seed: random state of the index.
-        n_jobs: numba threads (None = numba's default).
+        n_jobs: numba threads (None = numba's default; capped at ``NUMBA_NUM_THREADS``).
 
     Returns:
         indices (n, k) int64, distances (n, k) float32, nearest first; -1 / +inf where fewer than k
@@ -310,8 +310,11 @@ def nndescent_knn(
     Raises:
         ValueError: unknown metric.
     """
+    import numba
     from pynndescent import NNDescent
 
+    if n_jobs is not None:  # never more than the process' numba pool (NUMBA_NUM_THREADS)
+        n_jobs = max(1, min(int(n_jobs), numba.config.NUMBA_NUM_THREADS))
     n = X.shape[0]
     k = min(k, n - 1)
     if metric == "euclidean":
