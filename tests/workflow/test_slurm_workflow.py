@@ -245,7 +245,10 @@ def test_training_on_gpu_partition_with_gpu_request(slurm_run):
     assert (cpu["partition"] == default_partition).all(), cpu.to_string()
     assert (cpu["tres_per_job"] == "").all() and (cpu["tres_per_node"] == "").all()
     defaults = profile_settings(PROFILE, SITE_ENV)["default-resources"]
-    assert (cpu["min_memory"] == f"{defaults['mem_mb']}M").all(), cpu.to_string()
+    # the profile's default memory, except rules that declare their own `resources: mem_mb`
+    own_memory = {"introgression_evaluate": "3000M"}
+    expected_memory = cpu["rule"].map(own_memory).fillna(f"{defaults['mem_mb']}M")
+    assert (cpu["min_memory"] == expected_memory).all(), cpu.to_string()
     assert (
         cpu["time_limit"] == f"{defaults['runtime'] // 60:02d}:{defaults['runtime'] % 60:02d}:00"
     ).all()
