@@ -201,16 +201,7 @@ def scanpy_anndata(
         owner["graph_consensus"] = ""
         log(f"graph_consensus: {conn.nnz} connectivities; distances = {CONSENSUS_DISTANCES}")
     # 3. graphs already stored the scanpy way in the graph file
-    for key, entry in stored.uns.items():
-        if isinstance(entry, Mapping) and "connectivities_key" in entry and key not in owner:
-            graphs.store_neighbors(
-                out,
-                key,
-                stored.obsp[entry["connectivities_key"]],
-                stored.obsp[entry["distances_key"]],
-                dict(entry["params"]),
-            )
-            owner[key] = ""
+    _copy_scanpy_graphs(stored, out, owner)
     # 4. the kNN graph of every embedding the analysis evaluated
     for key, conn in analysis.obsp.items():
         if not key.startswith("graph_") or key in owner:
@@ -228,16 +219,7 @@ def scanpy_anndata(
         graphs.store_neighbors(out, f"neighbors_{name}", conn, dist, params)
         owner[f"neighbors_{name}"] = ""
         log(f"neighbors_{name}: kNN graph of {emb_key} ({conn.nnz} connectivities)")
-    for key, entry in analysis.uns.items():  # analysis graphs already in scanpy form
-        if isinstance(entry, Mapping) and "connectivities_key" in entry and key not in owner:
-            graphs.store_neighbors(
-                out,
-                key,
-                analysis.obsp[entry["connectivities_key"]],
-                analysis.obsp[entry["distances_key"]],
-                dict(entry["params"]),
-            )
-            owner[key] = ""
+    _copy_scanpy_graphs(analysis, out, owner)  # analysis graphs already in scanpy form
     out.uns["singlecell_export"] = {
         "neighbors_keys": sorted(owner),
         "omics": list(omics),
@@ -321,3 +303,18 @@ def export_step(
         f"embeddings {sorted(adata.obsm)}"
     )
     return adata
+
+
+def _copy_scanpy_graphs(source, out, owner: dict) -> None:
+    """Copy every graph ``source`` already stores the scanpy way (``uns[key]`` naming its
+    ``obsp`` connectivities/distances) into ``out``, unless ``owner`` already holds ``key``."""
+    for key, entry in source.uns.items():
+        if isinstance(entry, Mapping) and "connectivities_key" in entry and key not in owner:
+            graphs.store_neighbors(
+                out,
+                key,
+                source.obsp[entry["connectivities_key"]],
+                source.obsp[entry["distances_key"]],
+                dict(entry["params"]),
+            )
+            owner[key] = ""
