@@ -1,4 +1,12 @@
-"""Interpretation of the BiLSTM and the random forest (rule introgression_interpret)."""
+"""Interpretation of the BiLSTM, the random forest and, where trained, the transformer
+(rule introgression_interpret).
+
+BiLSTM: position-permutation importance, first-order k-mer attributions, k-mer embedding maps.
+Random forest: impurity importances of k-mer counts. Transformer (fold 0, first seed): integrated
+gradients aggregated to k-mers (``transformer_integrated_gradients`` rows of top_kmers.tsv) and a
+per-base profile of mean |integrated gradients| and attention rollout
+(figures/interpret/transformer_positions.png).
+"""
 
 import os
 
@@ -13,16 +21,67 @@ import torch  # noqa: E402
 from sklearn.decomposition import PCA  # noqa: E402
 
 from genomelearn.encoding import kmer_counts, kmer_strings, kmer_tokens, kmer_vocab_size, to_codes  # noqa: E402
-from genomelearn.interpret import (
-    aggregate_by_token,
+from genomelearn.interpret import (  # noqa: E402
     position_permutation_importance,
     token_attributions,
-)  # noqa: E402
+    top_kmer_attributions,
+    transformer_attributions,
+)
+from genomelearn.introgression.deep import build_deep_model  # noqa: E402
 from genomelearn.introgression.io import read_split  # noqa: E402
 from genomelearn.models.sequence import KmerBiLSTM  # noqa: E402
 from genomelearn.training import ArraySource, predict  # noqa: E402
 from genomelearn.validation import own_result
 from genomelearn.workflow import get_logger, run_script  # noqa: E402
+
+
+def interpret_transformer(smk, test, test_labels, top, figures):
+    """Integrated gradients of the transformer on the test windows: top-k-mer rows and the
+    per-base profile figure (mean |IG| by class, mean attention rollout)."""
+    log = get_logger()
+    saved = torch.load(own_result(smk.input.transformer), map_location="cpu", weights_only=True)
+    one_hot = np.load(smk.input.one_hot, mmap_mode="r")
+    model = build_deep_model(
+        "transformer", saved["architecture"], one_hot.shape[1], smk.params.token_k, 0
+    )
+    model.load_state_dict(saved["state_dict"])
+    result = transformer_attributions(
+        model, np.asarray(one_hot[test]), steps=smk.params.interpret["integrated_gradients_steps"]
+    )
+    rows = [
+        {"method": "transformer_integrated_gradients", **row}
+        for row in top_kmer_attributions(
+            result["tokens"], result["token_ig"], model.kmer, top, first_id=0
+        )
+    ]
+    position = np.arange(model.length)
+    magnitude = np.abs(result["base_ig"])
+    fig, (ax_ig, ax_roll) = plt.subplots(2, 1, figsize=(8, 5), sharex=True)
+    for label, name in ((1, "introgressed"), (0, "desert / negative")):
+        chosen = test_labels == label
+        if chosen.any():
+            ax_ig.plot(position, magnitude[chosen].mean(0), label=f"{name} ({chosen.sum()})")
+    ax_ig.set(
+        ylabel="mean |integrated gradients|",
+        title=(
+            f"Transformer attributions by base (test windows of CV fold 0, "
+            f"{smk.params.interpret['integrated_gradients_steps']} steps)"
+        ),
+    )
+    ax_ig.legend(fontsize=8)
+    ax_roll.plot(position, result["base_rollout"].mean(0), color="tab:green")
+    ax_roll.axhline(1 / model.length, color="grey", lw=0.8, ls="--", label="uniform")
+    ax_roll.set(xlabel="base position in window (bp)", ylabel="mean attention rollout")
+    ax_roll.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(os.path.join(figures, "transformer_positions.png"), dpi=120)
+    plt.close(fig)
+    log.info(
+        "transformer integrated gradients on %d test windows: mean |IG| per base %.4g",
+        len(test),
+        float(magnitude.mean()),
+    )
+    return rows
 
 
 def main(smk):
@@ -73,28 +132,11 @@ def main(smk):
 
     # 2. most predictive k-mers: BiLSTM attributions and random-forest importances
     attributions = token_attributions(model, tokens[test], reference_token=4**k_tok + 1)
-    ids, mean_attr, count = aggregate_by_token(tokens[test], attributions, min_count=3)
-    valid = (ids >= 1) & (ids <= 4**k_tok)
-    ids, mean_attr, count = ids[valid], mean_attr[valid], count[valid]
     top = p["top_kmers"]
-    rows = []
-    for direction, order in (
-        ("introgressed", np.argsort(-mean_attr)[:top]),
-        ("desert", np.argsort(mean_attr)[:top]),
-    ):
-        for kmer, value, n in zip(
-            kmer_strings(ids[order] - 1, k_tok), mean_attr[order], count[order]
-        ):
-            rows.append(
-                {
-                    "method": "bilstm_attribution",
-                    "kmer": kmer,
-                    "k": k_tok,
-                    "score": value,
-                    "direction": direction,
-                    "n_occurrences": int(n),
-                }
-            )
+    rows = [
+        {"method": "bilstm_attribution", **row}
+        for row in top_kmer_attributions(tokens[test], attributions, k_tok, top, first_id=1)
+    ]
     forest = joblib.load(own_result(smk.input.forest))  # a pickle: only this run's own results/
     importance = forest.feature_importances_
     train = split == "train"
@@ -114,6 +156,11 @@ def main(smk):
                 "n_occurrences": int(counts[:, j].sum()),
             }
         )
+    if "transformer" in smk.input.keys():
+        chosen = test
+        if len(chosen) > p["transformer_windows"]:  # integrated gradients cost windows x steps
+            chosen = np.sort(rng.choice(test, p["transformer_windows"], replace=False))
+        rows += interpret_transformer(smk, chosen, labels[chosen], top, smk.output.figures)
     pd.DataFrame(rows).to_csv(smk.output.kmers, sep="\t", index=False, float_format="%.6g")
 
     # 3. learned k-mer embeddings of the most frequent training k-mers, coloured by GC

@@ -229,3 +229,108 @@ def token_to_base_attributions(
     covers = (positions[None, :] >= spans[:, :1]) & (positions[None, :] < spans[:, 1:])
     spread = covers / (spans[:, 1:] - spans[:, :1])
     return (np.asarray(attributions, dtype=np.float64) @ spread).astype(np.float32)
+
+
+def top_kmer_attributions(
+    tokens: np.ndarray,
+    attributions: np.ndarray,
+    k: int,
+    top: int,
+    first_id: int,
+    min_count: int = 3,
+) -> list[dict]:
+    """The k-mers with the largest and the smallest mean attribution per occurrence.
+
+    Tokens ``first_id .. first_id + 4**k - 1`` are the ACGT k-mers (2-bit codes, big-endian, as
+    :func:`genomelearn.encoding.kmer_strings` decodes them); every other id (padding, N-holding
+    k-mers) is left out.
+
+    Args:
+        tokens: int (N, T) token ids of the attributed windows.
+        attributions: float (N, T) per-token attributions, same shape (positive = towards class 1,
+            introgressed).
+        k: k-mer length of a token.
+        top: k-mers listed per direction.
+        first_id: id of the k-mer ``A...A`` (1 for :class:`genomelearn.models.sequence.KmerBiLSTM`
+            tokens, 0 for :class:`genomelearn.models.transformer.KmerTransformer`).
+        min_count: k-mers seen fewer times are left out (their mean is noise).
+
+    Returns:
+        up to ``2 * top`` dicts: kmer, k, score (mean attribution), direction ("introgressed" for
+        the ``top`` largest, then "desert" for the ``top`` smallest), n_occurrences.
+
+    Raises:
+        ValueError: tokens and attributions differ in shape.
+    """
+    from genomelearn.encoding import kmer_strings
+
+    if np.shape(tokens) != np.shape(attributions):
+        raise ValueError(
+            f"tokens {np.shape(tokens)} and attributions {np.shape(attributions)} differ in shape"
+        )
+    ids, mean_attr, count = aggregate_by_token(tokens, attributions, min_count=min_count)
+    valid = (ids >= first_id) & (ids < first_id + 4**k)
+    ids, mean_attr, count = ids[valid], mean_attr[valid], count[valid]
+    rows = []
+    for direction, order in (
+        ("introgressed", np.argsort(-mean_attr, kind="stable")[:top]),
+        ("desert", np.argsort(mean_attr, kind="stable")[:top]),
+    ):
+        for kmer, value, n in zip(
+            kmer_strings(ids[order] - first_id, k), mean_attr[order], count[order]
+        ):
+            rows.append(
+                {
+                    "kmer": kmer,
+                    "k": k,
+                    "score": float(value),
+                    "direction": direction,
+                    "n_occurrences": int(n),
+                }
+            )
+    return rows
+
+
+def transformer_attributions(
+    model, one_hot: np.ndarray, steps: int = 32, batch_size: int = 1024
+) -> dict[str, np.ndarray]:
+    """Integrated gradients and attention rollout of a KmerTransformer, per token and per base.
+
+    Runs :func:`integrated_gradients` (zero-embedding baseline, ``steps`` midpoint steps) and
+    :func:`attention_rollout` on CPU, and spreads both over the bases of each token with
+    :func:`token_to_base_attributions` (sums preserved), so that models of different k and stride
+    share one position axis.
+
+    Args:
+        model: :class:`genomelearn.models.transformer.KmerTransformer` (put in eval mode here).
+        one_hot: uint8 (N, L, 4) one-hot windows (L = ``model.length``).
+        steps: integrated-gradients interpolation steps (>= 1).
+        batch_size: interpolated windows per pass (memory bound).
+
+    Returns:
+        dict of ``tokens`` int64 (N, T) token ids (0..4**k - 1 ACGT k-mers, 4**k N-holding),
+        ``token_ig`` float32 (N, T), ``base_ig`` float32 (N, L) (signed, towards class 1),
+        ``base_rollout`` float32 (N, L) (each row sums to 1).
+
+    Raises:
+        ValueError: no windows, windows of another length than the model's, steps < 1.
+    """
+    one_hot = np.asarray(one_hot)
+    if one_hot.ndim != 3 or one_hot.shape[1] != model.length:
+        raise ValueError(
+            f"expected one-hot windows (N, {model.length}, 4), got {tuple(one_hot.shape)}"
+        )
+    if len(one_hot) == 0:
+        raise ValueError("no windows to attribute")
+    model.eval()
+    with torch.no_grad():
+        tokens = model.tokens(torch.as_tensor(one_hot)).numpy()
+    token_ig = integrated_gradients(model, one_hot, steps=steps, batch_size=batch_size)
+    rollout = attention_rollout(model, one_hot)
+    spans = model.token_spans().numpy()
+    return {
+        "tokens": tokens,
+        "token_ig": token_ig,
+        "base_ig": token_to_base_attributions(token_ig, spans, model.length),
+        "base_rollout": token_to_base_attributions(rollout, spans, model.length),
+    }

@@ -14,6 +14,8 @@ from genomelearn.interpret import (
     attention_rollout,
     integrated_gradients,
     token_to_base_attributions,
+    top_kmer_attributions,
+    transformer_attributions,
 )
 from genomelearn.introgression.deep import build_deep_model, model_input
 from genomelearn.models.transformer import KmerTransformer, sinusoidal_positions
@@ -131,6 +133,58 @@ def test_attributions_peak_at_the_motif(motif_model):
     np.testing.assert_allclose(rollout.sum(1), 1.0, rtol=1e-5)
     top = rollout.argmax(1)
     assert np.mean((top >= where[pos] - 2) & (top < where[pos] + len(MOTIF))) > 0.6
+
+
+def test_interpretation_step_finds_the_motif_kmers(motif_model):
+    """What rule introgression_interpret writes for the transformer: integrated gradients
+    aggregated to k-mers (top_kmers.tsv rows) and per-base profiles (the position figure)."""
+    model, _ = motif_model
+    x, y, where = _motif_data(120, seed=4)
+    result = transformer_attributions(model, x, steps=32)
+    n, t = len(x), model.n_tokens
+    assert result["tokens"].shape == (n, t) and result["token_ig"].shape == (n, t)
+    assert result["base_ig"].shape == (n, LENGTH) and result["base_rollout"].shape == (n, LENGTH)
+    np.testing.assert_array_equal(result["tokens"], model.tokens(torch.from_numpy(x)).numpy())
+    np.testing.assert_allclose(
+        result["base_ig"].sum(1), result["token_ig"].sum(1), rtol=1e-4, atol=1e-4
+    )
+    np.testing.assert_allclose(result["base_rollout"].sum(1), 1.0, rtol=1e-5)
+    # the signed per-base profile of motif windows peaks inside the motif
+    pos = np.flatnonzero(y == 1)
+    inside = np.zeros((len(pos), LENGTH), dtype=bool)
+    for row, i in enumerate(pos):
+        inside[row, where[i] : where[i] + len(MOTIF)] = True
+    magnitude = np.abs(result["base_ig"][pos])
+    assert magnitude[inside].mean() > 3 * magnitude[~inside].mean()
+    # the most "introgressed" (class-1) 3-mers are pieces of GATTACA
+    rows = top_kmer_attributions(result["tokens"], result["token_ig"], 3, 5, first_id=0)
+    assert [r["direction"] for r in rows] == ["introgressed"] * 5 + ["desert"] * 5
+    motif_kmers = {"GAT", "ATT", "TTA", "TAC", "ACA"}
+    best = [r["kmer"] for r in rows[:5]]
+    assert best[0] in motif_kmers and len(motif_kmers & set(best)) >= 3, best
+    scores = [r["score"] for r in rows]
+    assert scores[:5] == sorted(scores[:5], reverse=True) and scores[5:] == sorted(scores[5:])
+    assert all(r["k"] == 3 and r["n_occurrences"] >= 3 for r in rows)
+    with pytest.raises(ValueError, match="one-hot windows"):
+        transformer_attributions(model, x[:, :-1])
+    with pytest.raises(ValueError, match="no windows"):
+        transformer_attributions(model, x[:0])
+
+
+def test_top_kmer_attributions_ids_counts_and_errors():
+    # BiLSTM-style ids: 1 = AA, 16 = TT, 0 padding and 17 the N k-mer are never listed
+    tokens = np.array([[1, 1, 1, 16, 16, 16, 0, 17], [1, 16, 16, 0, 0, 17, 17, 17]])
+    attr = np.array([[1, 1, 1, -2, -2, -2, 9, 9], [1, -2, -2, 9, 9, 9, 9, 9]], dtype=float)
+    rows = top_kmer_attributions(tokens, attr, 2, 1, first_id=1)
+    assert rows == [
+        {"kmer": "AA", "k": 2, "score": 1.0, "direction": "introgressed", "n_occurrences": 4},
+        {"kmer": "TT", "k": 2, "score": -2.0, "direction": "desert", "n_occurrences": 5},
+    ]
+    # transformer ids start at 0 (AA); 4**k is the N k-mer
+    rows = top_kmer_attributions(tokens - 1, attr, 2, 1, first_id=0, min_count=5)
+    assert [r["kmer"] for r in rows] == ["TT", "TT"]  # AA (4 occurrences) is below min_count
+    with pytest.raises(ValueError, match="shape"):
+        top_kmer_attributions(tokens, attr[:, :3], 2, 1, first_id=1)
 
 
 def test_resume_after_signal_is_bit_identical(tmp_path):

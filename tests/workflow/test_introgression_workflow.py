@@ -43,7 +43,7 @@ def test_outputs_and_metrics(finished_run):
     blocks = metrics[metrics["protocol"] == "blocks"]
     assert set(blocks["labels"]) == {"deserts", "depleted", "support"}
     deserts = blocks[blocks["labels"] == "deserts"].set_index("model")
-    assert set(deserts.index) == {"gc_logreg", "random_forest", "cnn", "bilstm"}
+    assert set(deserts.index) == {"gc_logreg", "random_forest", "cnn", "bilstm", "transformer"}
     assert (deserts.loc[["cnn", "bilstm"], "n_seeds"] == 2).all() and deserts["auroc_seed_sd"].loc[
         ["cnn"]
     ].notna().all()
@@ -85,8 +85,16 @@ def test_outputs_and_metrics(finished_run):
     } <= set(genes.columns)
     assert genes["mean_probability"].between(0, 1).all() and len(genes) > 50
     kmers = pd.read_csv(out / "deserts" / "matched" / "interpret" / "top_kmers.tsv", sep="\t")
-    assert set(kmers["method"]) == {"bilstm_attribution", "random_forest_importance"}
-    assert (out / "deserts" / "matched" / "figures" / "interpret" / "kmer_embeddings.png").exists()
+    assert set(kmers["method"]) == {
+        "bilstm_attribution",
+        "random_forest_importance",
+        "transformer_integrated_gradients",
+    }
+    ig = kmers[kmers["method"] == "transformer_integrated_gradients"]
+    assert len(ig) == 10 and (ig["k"] == 4).all() and ig["kmer"].str.fullmatch("[ACGT]{4}").all()
+    figures = out / "deserts" / "matched" / "figures" / "interpret"
+    assert (figures / "kmer_embeddings.png").exists()
+    assert (figures / "transformer_positions.png").exists()
     windows = pd.read_parquet(out / "deserts" / "windows.parquet")
     assert list(windows.columns[:8]) == [
         "chrom",
