@@ -26,7 +26,7 @@ intro_jobs = [
     (lab, match, model, split, seed)
     for lab, match, model in (intro_support.grid(INTRO) if INTRO else [])
     for split in intro_support.trained_splits(INTRO, lab, match, model)
-    for seed in intro_support.seeds(INTRO, model)
+    for seed in intro_support.seeds(INTRO, model, lab, match)
 ]
 intro_settings = sorted({(j[0], j[1]) for j in intro_jobs})
 intro_labels = sorted({j[0] for j in intro_jobs})
@@ -324,7 +324,9 @@ rule introgression_gene_scores:
         encoding=INTRO["encoding"],
         contigs=lambda wc: intro_dataset(wc)["contigs"],
         splits=INTRO["splits"],
-        seed=lambda wc: intro_support.seeds(INTRO, INTRO["genes"]["model"])[0],
+        seed=lambda wc: intro_support.seeds(
+            INTRO, INTRO["genes"]["model"], *intro_primary
+        )[0],
         classical=INTRO["classical_models"],
         primary=intro_primary,
     script:
@@ -333,6 +335,12 @@ rule introgression_gene_scores:
 
 rule introgression_interpret:
     input:
+        # the transformer of fold 0 (first seed) and the one-hot windows, when it is trained here
+        unpack(
+            lambda wc: intro_support.interpret_transformer(
+                INTRO, wc.dataset, wc.labels, wc.matching
+            )
+        ),
         windows="results/introgression/{dataset}/{labels}/windows.parquet",
         tokens="results/introgression/{dataset}/{labels}/encoded/kmer_tokens.npy",
         split="results/introgression/{dataset}/{labels}/{matching}/splits/fold0.tsv",
@@ -341,14 +349,16 @@ rule introgression_interpret:
             **wc,
             model="bilstm",
             split="fold0",
-            seed=intro_support.seeds(INTRO, "bilstm")[0],
+            seed=intro_support.seeds(INTRO, "bilstm", wc.labels, wc.matching)[0],
         )[0],
         forest=lambda wc: expand(
             "results/introgression/{dataset}/{labels}/{matching}/models/{model}/{split}/seed{seed}/model.joblib",
             **wc,
             model="random_forest",
             split="fold0",
-            seed=intro_support.seeds(INTRO, "random_forest")[0],
+            seed=intro_support.seeds(INTRO, "random_forest", wc.labels, wc.matching)[
+                0
+            ],
         )[0],
     output:
         positions=report(

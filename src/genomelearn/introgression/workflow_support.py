@@ -31,6 +31,7 @@ __all__ = [
     "RESULTS",
     "dataset_file",
     "grid",
+    "interpret_transformer",
     "introgressed_bed",
     "is_classical",
     "map_beds",
@@ -106,18 +107,34 @@ def split_names(block: dict) -> list[str]:
 
 
 def trained_splits(block: dict, labels: str, matching: str, model: str) -> list[str]:
-    """Split files ``model`` is trained on in one setting: every CV fold, and the ``random``
-    protocol only for the scikit-learn models of the primary setting (every model and setting
-    under ``full_grid``)."""
+    """Split files ``model`` is trained on in one setting.
+
+    Every setting trains on every block-CV fold (``fold0..fold<K-1>``). The leaky ``random``
+    protocol exists only to show how leakage inflates the numbers, so it runs in the primary
+    setting alone: for its scikit-learn models by default, for every model under ``full_grid``.
+    """
     names = split_names(block)
-    if block["full_grid"] or ((labels, matching) == primary(block) and is_classical(model)):
+    is_primary = (labels, matching) == primary(block)
+    if is_primary and (block["full_grid"] or is_classical(model)):
         return names
     return [n for n in names if n != "random"]
 
 
-def seeds(block: dict, model: str) -> list[int]:
-    """Training seeds of ``model`` (``seeds.classical`` or ``seeds.deep``)."""
-    return list(block["seeds"]["classical" if is_classical(model) else "deep"])
+def seeds(
+    block: dict, model: str, labels: str | None = None, matching: str | None = None
+) -> list[int]:
+    """Training seeds of ``model`` in the setting (``labels``, ``matching``).
+
+    ``seeds.classical`` / ``seeds.deep`` for the primary setting (and when no setting is given);
+    in every other setting ``secondary_seeds.classical`` / ``secondary_seeds.deep`` where set
+    (not null), so that ``full_grid: true`` fits a small machine with, e.g., one deep seed on the
+    non-primary settings while the primary setting keeps ``seeds.deep``.
+    """
+    family = "classical" if is_classical(model) else "deep"
+    secondary = block.get("secondary_seeds", {}).get(family)
+    if labels is None or (labels, matching) == primary(block) or secondary is None:
+        return list(block["seeds"][family])
+    return list(secondary)
 
 
 def grid(block: dict) -> list[tuple[str, str, str]]:
@@ -144,6 +161,25 @@ def primary(block: dict) -> tuple[str, str]:
     return block["primary"]["labels"], block["primary"]["matching"]
 
 
+def interpret_transformer(block: dict, dataset: str, labels: str, matching: str) -> dict[str, str]:
+    """Extra inputs of rule ``introgression_interpret`` for the transformer's attributions.
+
+    ``{"transformer": <model.pt of fold0, first seed>, "one_hot": <one-hot windows>}`` when the
+    transformer is trained on block-CV folds in the setting (``labels``, ``matching``); ``{}``
+    otherwise (the interpretation then covers the BiLSTM and the random forest only).
+    """
+    if (labels, matching, "transformer") not in set(grid(block)):
+        return {}
+    if "fold0" not in trained_splits(block, labels, matching, "transformer"):
+        return {}
+    base = f"{RESULTS.format(dataset=dataset)}/{labels}"
+    seed = seeds(block, "transformer", labels, matching)[0]
+    return {
+        "transformer": f"{base}/{matching}/models/transformer/fold0/seed{seed}/model.pt",
+        "one_hot": f"{base}/encoded/one_hot.npy",
+    }
+
+
 def predictions(block: dict, dataset: str) -> list[str]:
     """Prediction files of every (labels, matching, model) x split x seed of ``dataset``."""
     base = RESULTS.format(dataset=dataset)
@@ -151,7 +187,7 @@ def predictions(block: dict, dataset: str) -> list[str]:
         f"{base}/{lab}/{match}/models/{model}/{split}/seed{seed}/predictions.parquet"
         for lab, match, model in grid(block)
         for split in trained_splits(block, lab, match, model)
-        for seed in seeds(block, model)
+        for seed in seeds(block, model, lab, match)
     ]
 
 
