@@ -24,6 +24,7 @@ from genomelearn.encoding import kmer_counts, kmer_strings, kmer_tokens, kmer_vo
 from genomelearn.interpret import (  # noqa: E402
     position_permutation_importance,
     token_attributions,
+    token_to_base_attributions,
     top_kmer_attributions,
     transformer_attributions,
 )
@@ -70,7 +71,11 @@ def interpret_transformer(smk, test, test_labels, top, figures):
     )
     ax_ig.legend(fontsize=8)
     ax_roll.plot(position, result["base_rollout"].mean(0), color="tab:green")
-    ax_roll.axhline(1 / model.length, color="grey", lw=0.8, ls="--", label="uniform")
+    spans = model.token_spans().numpy()
+    uniform = token_to_base_attributions(
+        np.full((1, len(spans)), 1 / len(spans)), spans, model.length
+    )[0]  # equal attention to every token, spread like the rollout (edge bases have fewer tokens)
+    ax_roll.plot(position, uniform, color="grey", lw=0.8, ls="--", label="uniform over tokens")
     ax_roll.set(xlabel="base position in window (bp)", ylabel="mean attention rollout")
     ax_roll.legend(fontsize=8)
     fig.tight_layout()
