@@ -29,6 +29,7 @@ for _i, _c in enumerate("MIDNSHP=X"):
     CIGAR_OP[ord(_c)] = _i
 
 _N, _GAP = 4, 5
+NO_BYTES = np.frombuffer(b"", dtype=np.uint8)  # read-only, as every byte buffer of a batch
 
 
 @njit(cache=True, nogil=True)
@@ -460,3 +461,37 @@ def _count(counts, key5, key3, is_rev, col, n_col, n_pos, sb, rb, code, comp_cod
         counts[key5 + p5 * 36 + pair] += 1
     if p3 < n_pos:
         counts[key3 + p3 * 36 + pair] += 1
+
+
+def load() -> float:
+    """Load the compiled kernel now (compile it the first time, then from numba's on-disk cache).
+
+    Runs :func:`process_reads` on a one-read batch with the argument types of the extraction
+    (read-only byte buffers, writable outputs), so that a later call needs no compilation. The
+    extraction does not need this (its first batch does the same); the benchmark calls it to report
+    this one-time cost apart from the per-read work.
+
+    Returns:
+        CPU seconds the load took.
+    """
+    import time
+
+    from genomelearn.adna.reads import CODE_LUT, COMPLEMENT_ASCII, COMPLEMENT_CODE, UPPER_ASCII
+
+    start = time.process_time()
+    seq = np.frombuffer(b"ACGT", dtype=np.uint8)
+    off = np.array([0, 4], dtype=np.int64)
+    cig = np.frombuffer(b"4M", dtype=np.uint8)
+    md = np.frombuffer(b"4", dtype=np.uint8)
+    one = np.zeros(1, dtype=np.int64)
+    i64 = lambda n: np.zeros(n, dtype=np.int64)  # noqa: E731
+    u8 = lambda n: np.zeros(n, dtype=np.uint8)  # noqa: E731
+    process_reads(
+        one, 0, 1, seq, off, seq, off, cig, np.array([0, 2], dtype=np.int64), md,
+        np.array([0, 1], dtype=np.int64), True, u8(0), one, np.zeros(1, dtype=bool), one, 1, 1,
+        False, UPPER_ASCII, CODE_LUT, COMPLEMENT_ASCII, COMPLEMENT_CODE, CIGAR_OP, u8(4), u8(4),
+        u8(4), off, u8(1), u8(1), np.array([0, 1], dtype=np.int64), np.zeros(1, np.float32),
+        np.zeros(1, np.int32), i64(1), i64(1), i64(1), i64(4 * 36), i64(1), np.zeros((1, 2), np.int64),
+        np.zeros((2, 2), np.int64), u8(8), np.zeros((3, 4), np.uint8),
+    )  # fmt: skip
+    return time.process_time() - start

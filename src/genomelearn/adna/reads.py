@@ -524,7 +524,7 @@ class Extractor:
                         return None
             md, md_off = _joined(mds, n_all)
         else:
-            md, md_off = np.zeros(0, dtype=np.uint8), np.zeros(n_all + 1, dtype=np.int64)
+            md, md_off = _kernels.NO_BYTES, np.zeros(n_all + 1, dtype=np.int64)
         quals = cols[7]
         if None in quals:
             qual, qual_off = _joined(quals, n_all)
