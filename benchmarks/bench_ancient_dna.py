@@ -21,6 +21,7 @@ waiting for a core); both are printed. Targets (issue 13): >= 20x faster than ma
 size, >= 500,000 reads/s on one core, peak memory flat (largest / smallest within 1.2x).
 
 Usage: python benchmarks/bench_ancient_dna.py [--repeats 1 20 100] [--runs 3] [--tsv PATH]
+       python benchmarks/bench_ancient_dna.py --profile 20   (cProfile of ours on the x20 BAM)
 """
 
 from __future__ import annotations
@@ -53,6 +54,17 @@ u = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({"wall": time.perf_counter() - w, "cpu": cpu, "records": res.n_records,
                   "kept": res.n_kept, "peak_mb": u.ru_maxrss / 1024, "process_cpu": u.ru_utime + u.ru_stime,
                   "kernel_load": load}))
+"""
+# where the CPU goes: cProfile of one extraction after the kernel load, the top entries by own time
+PROFILE = r"""
+import cProfile, pstats, sys
+from genomelearn.adna import _kernels
+from genomelearn.adna.reads import ExtractionSettings, extract_to_parquet
+bam, ref, out = sys.argv[1:4]
+_kernels.load()
+prof = cProfile.Profile()
+prof.runcall(extract_to_parquet, bam, "bench", out, ref or None, settings=ExtractionSettings())
+pstats.Stats(prof).sort_stats("tottime").print_stats(8)
 """
 # the reader floor: CPU seconds to read the fields the extraction needs, without any other work
 FLOOR = r"""
@@ -152,6 +164,12 @@ def main() -> int:
         "--runs", type=int, default=3, help="timing runs of ours and samtools (fastest kept)"
     )
     parser.add_argument("--tsv", help="also write the table to this TSV")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        metavar="K",
+        help="only print a cProfile of ours (own time per function) on the xK BAM",
+    )
     args = parser.parse_args()
 
     from genomelearn.adna.samplesheet import load_sample_sheet
@@ -169,6 +187,21 @@ def main() -> int:
         f"largest real BAM with a reference: {row['sample']} ({bam}, {bam.stat().st_size / 1e6:.2f} MB)"
     )
     print(f"machine: {os.cpu_count()} CPUs, load average at start {load_start[0]:.1f}")
+    if args.profile:
+        with tempfile.TemporaryDirectory() as tmpdir:
+            tmp = Path(tmpdir)
+            path = bam if args.profile == 1 else tmp / f"x{args.profile}.bam"
+            if args.profile != 1:
+                repeat_bam(bam, path, args.profile)
+            out = subprocess.run(
+                [sys.executable, "-c", PROFILE, str(path), str(ref), str(tmp / "p.parquet")],
+                check=True,
+                capture_output=True,
+                text=True,
+                env={**os.environ, **ONE_THREAD},
+            )
+            print(out.stdout)
+        return 0
     rows = []
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
