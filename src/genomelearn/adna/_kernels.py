@@ -29,10 +29,25 @@ for _i, _c in enumerate("MIDNSHP=X"):
     CIGAR_OP[ord(_c)] = _i
 
 _N, _GAP = 4, 5
+
+
+def _jit(**options):
+    """numba.njit with an on-disk cache (next to this file, else numba's user-wide cache); where
+    no cache location is writable, a plain njit (compiled once per process, a few seconds)."""
+
+    def decorate(func):
+        try:
+            return njit(cache=True, **options)(func)
+        except RuntimeError:  # numba: "cannot cache function ...: no locator available"
+            return njit(**options)(func)
+
+    return decorate
+
+
 NO_BYTES = np.frombuffer(b"", dtype=np.uint8)  # read-only, as every byte buffer of a batch
 
 
-@njit(cache=True, nogil=True)
+@_jit(nogil=True)
 def process_reads(
     kept,
     lo,
@@ -441,7 +456,7 @@ def process_reads(
     return -1
 
 
-@njit(cache=True, nogil=True, inline="always")
+@_jit(nogil=True, inline="always")
 def _count(counts, key5, key3, is_rev, col, n_col, n_pos, sb, rb, code, comp_code):
     """Add one alignment column (read byte sb, reference byte rb, alignment orientation)."""
     sc = code[sb]
