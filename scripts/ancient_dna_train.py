@@ -39,10 +39,27 @@ def main(smk):
         settings,
         smk.params.training,
     )
+    train_table, train_frame = table, frame
+    if settings.get("add_simulated"):
+        # damage-only pairs from this round's training split (its ancient reads' profile on its
+        # modern reads' templates); validation, test and scoring keep the real reads only
+        extra, extra_frame, profile = P.simulated_training_reads(
+            table, frame, settings.get("max_train_reads_per_class"), int(config.seed)
+        )
+        train_table = pa.concat_tables([table, extra])
+        train_frame = pd.concat([frame, extra_frame], ignore_index=True)
+        log.info(
+            "%s fold %d: %d simulated training pairs (terminal C>T 5' %.3f, G>A 3' %.3f)",
+            kind,
+            fold,
+            len(extra) // 2,
+            profile.ct5[0],
+            profile.ga3[0],
+        )
     model, meta, result = P.train_read_model(
         kind,
-        table,
-        frame,
+        train_table,
+        train_frame,
         settings,
         config,
         smk.params.checkpoint_dir,

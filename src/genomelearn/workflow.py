@@ -39,8 +39,23 @@ def _configure_logging(log_path: str | None) -> logging.Logger:
 def set_threads(threads: int) -> None:
     """Limit torch and BLAS thread pools to ``threads`` (the rule's ``threads:``)."""
     threads = max(int(threads), 1)
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(threads)
+    numba = sys.modules.get("numba")
+    if numba is None:
+        os.environ["NUMBA_NUM_THREADS"] = str(threads)
+    else:
+        # numba already imported (e.g. by the ancient-DNA extraction kernel): its thread pool size
+        # is read from the environment at import and at every compilation, and may not change once
+        # the pool runs (a later compilation would raise). Before the pool starts, read the new
+        # value now; once it runs, keep its size and cap the threads in use instead.
+        from numba.np.ufunc import parallel
+
+        if parallel._is_initialized:
+            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        else:
+            os.environ["NUMBA_NUM_THREADS"] = str(threads)
+            numba.core.config.reload_config()
     try:
         import torch
 

@@ -316,3 +316,69 @@ def test_threshold_needs_three_validation_individuals_per_label():
         and "1 modern" in out["estimate_reason"]
         and "at least 3" in out["estimate_reason"]
     )
+
+
+def test_simulated_training_reads_differ_by_damage_only(tmp_path):
+    """models.add_simulated: the profile comes from the training split's ancient reads, the
+    templates from its modern reads only; each pair differs by C→T/G→A alone; training runs on the
+    augmented table."""
+    import pyarrow as pa
+
+    from genomelearn.adna import pipeline as P
+    from genomelearn.training import TrainConfig
+
+    rng = np.random.default_rng(0)
+    rows, refs = [], []
+    roles = [("anc_train", "ancient", "train"), ("mod_train", "modern", "train")]
+    roles += [("anc_val", "ancient", "validation"), ("mod_val", "modern", "validation")]
+    for individual, label, split in roles:
+        for i in range(40):
+            ref = "".join(rng.choice(list("ACGT"), 50))
+            seq = list(ref)
+            if label == "ancient":  # C→T at the first 3 bases, G→A at the last 3
+                seq[:3] = ["T" if b == "C" else b for b in seq[:3]]
+                seq[-3:] = ["A" if b == "G" else b for b in seq[-3:]]
+            rows.append(
+                {
+                    "sample": individual,
+                    "record": i,
+                    "name": f"{individual}{i}",
+                    "length": 50,
+                    "read_length": 50,
+                    "length_source": "read",
+                    "sequence": "".join(seq),
+                    "reference": ref,
+                    "individual": individual,
+                    "label": label,
+                    "group": "g",
+                    "library": "double",
+                    "split": split,
+                    "fold": 0,
+                    "y": int(label == "ancient"),
+                }
+            )
+            refs.append(ref)
+    df = pd.DataFrame(rows)
+    table = pa.Table.from_pandas(
+        df[P.META_COLUMNS + ["sequence", "reference"]], preserve_index=False
+    )
+    frame = df[P.META_COLUMNS + ["individual", "label", "group", "library", "split", "fold", "y"]]
+    extra, extra_frame, profile = P.simulated_training_reads(table, frame, 30, seed=1)
+    assert profile.ct5[0] > 0.5 and profile.ga3[0] > 0.5 and profile.ct5[5] == 0
+    assert extra.num_rows == 60 and list(extra_frame["y"]) == [0] * 30 + [1] * 30
+    assert set(extra_frame["split"]) == {"train"} and set(extra_frame["group"]) == {"simulated"}
+    train_modern_refs = set(df.loc[df["individual"] == "mod_train", "reference"])
+    seq, ref = extra.column("sequence").to_pylist(), extra.column("reference").to_pylist()
+    assert set(ref) <= train_modern_refs  # never a validation read
+    assert seq[:30] == ref[:30] and ref[30:] == ref[:30]
+    changes = {(r, s) for a, b in zip(ref[30:], seq[30:]) for r, s in zip(a, b) if r != s}
+    assert changes and changes <= {("C", "T"), ("G", "A")}
+    assert extra.column("length").to_pylist()[:30] == extra.column("length").to_pylist()[30:]
+    model, meta, _ = P.train_read_model(
+        "damage_cnn",
+        pa.concat_tables([table, extra]),
+        pd.concat([frame, extra_frame], ignore_index=True),
+        {"filters": 4, "kernel_size": 3, "hidden": 4, "max_length": 50},
+        TrainConfig(max_epochs=1, batch_size=16, device="cpu"),
+    )
+    assert meta["n_train"] == 80 + 60

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 
 import numpy as np
+import pyarrow.compute as pc
 import pytest
 
 from genomelearn.adna.damage import compare_damage, damage_table, read_mapdamage
@@ -21,7 +22,8 @@ from tests.unit.test_ancient_dna_support import (
     write_fasta,
 )
 
-ALL = ExtractionSettings(min_mapq=0, min_length=0, require_proper_pair=False)
+KW = dict(min_mapq=0, min_length=0, require_proper_pair=False)
+ALL = ExtractionSettings(**KW)
 
 
 @pytest.fixture
@@ -251,6 +253,42 @@ def test_md_inconsistent_with_cigar(tmp_path):
     bam = write_bam(tmp_path / "badmd.bam", {"chrT": 500}, reads)
     with pytest.raises(InputError, match=r"'r1'.*MD tag '40' disagrees with the CIGAR"):
         extract_table(bam, "S5", None, settings=ALL)
+
+
+def test_bad_md_skipped_among_good_reads_and_reference_skip(tmp_path):
+    """bad_md: skip drops only the read with a bad MD tag from a batch (table, counts and the
+    filter tally); an MD tag with a mismatch and a deletion gives the FASTA's reference; a CIGAR N
+    (reference skip) needs the FASTA and is then no alignment column."""
+    ref = random_reference(500, seed=3)
+    mm = "A" if ref[25] != "A" else "C"
+    good_seq = ref[10:25] + mm + ref[26:40] + ref[43:60]  # 15M, mismatch, 14M, 3D, 17M
+    reads = [
+        {"name": "bad", "flag": 0, "contig": "chrT", "pos": 5, "cigar": "40M",
+         "seq": ref[5:45], "tags": {"MD": "39"}},
+        {"name": "good", "flag": 16, "contig": "chrT", "pos": 10, "cigar": "30M3D17M",
+         "seq": good_seq, "tags": {"MD": f"15{ref[25]}14^{ref[40:43]}17"}},
+        {"name": "spliced", "flag": 0, "contig": "chrT", "pos": 100, "cigar": "20M50N20M",
+         "seq": ref[100:120] + ref[170:190], "tags": {"MD": "40"}},
+    ]  # fmt: skip
+    bam = write_bam(tmp_path / "mixed.bam", {"chrT": 500}, reads)
+    fasta = write_fasta(tmp_path / "ref.fa", {"chrT": ref})
+    with pytest.raises(InputError, match=r"'spliced'.*unsupported CIGAR operation 3"):
+        extract_table(bam, "S9", None, settings=ExtractionSettings(bad_md="skip", **KW))
+    with_ref, res_ref = extract_table(bam, "S9", fasta, settings=ALL)
+    assert with_ref.column("name").to_pylist() == ["bad", "good", "spliced"]
+    assert res_ref.aligned_lengths["+"] == {40: 1, 90: 1}  # the N counts in the span
+    two = write_bam(tmp_path / "two.bam", {"chrT": 500}, reads[:2])
+    table, res = extract_table(two, "S9", None, settings=ExtractionSettings(bad_md="skip", **KW))
+    assert table.column("name").to_pylist() == ["good"]
+    assert res.filtered["bad_md"] == 1 and res.n_kept == 1
+    good_ref = with_ref.filter(pc.equal(with_ref.column("name"), "good"))
+    for col in ("sequence", "reference", "qualities", "mismatches_5p", "mismatches_3p"):
+        assert table.column(col).to_pylist() == good_ref.column(col).to_pylist()
+    assert table.column("n_mismatches").to_pylist() == [1]
+    _, res_two_ref = extract_table(two, "S9", fasta, settings=ALL)
+    # the counts hold the good (reverse) read alone: nothing on the bad (forward) read's strand
+    assert res.damage_counts.sum() == res_two_ref.damage_counts[:, 1].sum() > 0
+    assert np.array_equal(res.damage_counts[:, 1], res_two_ref.damage_counts[:, 1])
 
 
 def test_contig_absent_from_reference(tmp_path):

@@ -431,6 +431,127 @@ def decontamination_threshold(
     return out
 
 
+def damage_profile_from_reads(table: pa.Table, positions: int = 25, name: str = "training"):
+    """Deamination profile (background removed) of reads with ``sequence`` and ``reference``
+    columns in molecule orientation (the read tables), as :func:`simulate.profile_from_damage_tables`
+    builds it from damage tables: C→T and G→A frequency at distance 0..positions−1 from each end,
+    minus the median of the last 5 positions, clipped at 0.
+
+    Returns:
+        :class:`genomelearn.adna.simulate.DamageProfile`.
+    """
+    from genomelearn.adna.pmd import flat_strings
+    from genomelearn.adna.simulate import DamageProfile, _excess
+
+    seq, off = flat_strings(table.column("sequence"))
+    ref, _ = flat_strings(table.column("reference"))
+    n = len(off) - 1
+    p = np.arange(positions)
+    valid = p[None, :] < np.diff(off)[:, None]
+    curves = {}
+    for end, idx in (("5", off[:-1, None] + p), ("3", off[1:, None] - 1 - p)):
+        idx = np.where(valid, idx, 0)
+        s, r = seq[idx], ref[idx]
+        for key, x, y in (("ct", "C", "T"), ("ga", "G", "A")):
+            at_x = valid & (r == ord(x))
+            total = at_x.sum(axis=0)
+            count = (at_x & (s == ord(y))).sum(axis=0)
+            freq = (
+                np.where(total > 0, count / np.maximum(total, 1), 0.0)
+                if n
+                else np.zeros(positions)
+            )
+            curves[key + end] = _excess(freq)
+    return DamageProfile(name, curves["ct5"], curves["ga5"], curves["ct3"], curves["ga3"])
+
+
+def simulated_training_reads(
+    table: pa.Table, frame: pd.DataFrame, n_max: int | None, seed: int
+) -> tuple[pa.Table, pd.DataFrame, object]:
+    """Damage-only training pairs from the training split (``models.add_simulated``).
+
+    The deamination profile is measured on the ancient reads of ``frame``'s training split
+    (:func:`damage_profile_from_reads`); up to ``n_max`` modern training reads whose reference is
+    all A/C/G/T are drawn, and each is written twice with its own reference as template: once as is
+    (label modern) and once deaminated with that profile (label ancient; gargammel-style, Renaud et
+    al. 2017, Bioinformatics 33:577, via :func:`genomelearn.adna.simulate.deaminate`). The two
+    copies share length, read length and template, so within these pairs only damage separates
+    the classes. Validation and test individuals are never used.
+
+    Args:
+        table: read table (columns :data:`META_COLUMNS` + sequence + reference), rows of ``frame``.
+        frame: :func:`read_frame` / :func:`cv_round` output (split, y).
+        n_max: pairs at most (None: every eligible modern training read).
+        seed: random seed (read draw and deamination).
+
+    Returns:
+        (table of the 2·n simulated reads with ``table``'s schema, their frame rows — sample,
+        individual, group and library "simulated", split "train", fold −1 —, the profile).
+
+    Raises:
+        InputError: no ancient or no eligible modern read in the training split.
+    """
+    from genomelearn.adna.pmd import flat_strings
+    from genomelearn.adna.simulate import Molecules, deaminate
+
+    train = frame["split"].to_numpy() == "train"
+    y = frame["y"].to_numpy()
+    anc = np.flatnonzero(train & (y == 1))
+    mod = np.flatnonzero(train & (y == 0))
+    if not len(anc) or not len(mod):
+        raise InputError(
+            f"models.add_simulated: the training split has {len(anc)} ancient and {len(mod)} "
+            f"modern reads; both are needed (damage profile, templates)"
+        )
+    profile = damage_profile_from_reads(table.take(pa.array(anc)), name="training_ancient")
+    ref, off = flat_strings(table.column("reference").take(pa.array(mod)))
+    bad = ~np.isin(ref, np.frombuffer(b"ACGT", dtype=np.uint8))
+    bad_per_read = np.add.reduceat(bad, off[:-1]) if len(ref) else np.zeros(len(mod), int)
+    lengths = np.diff(off)
+    eligible = mod[(bad_per_read == 0) & (lengths > 0)]
+    if not len(eligible):
+        raise InputError(
+            "models.add_simulated: no modern training read with an all-ACGT reference"
+        )
+    rng = np.random.default_rng(seed)
+    n = len(eligible) if n_max is None else min(int(n_max), len(eligible))
+    pick = np.sort(rng.choice(eligible, size=n, replace=False))
+    src = table.take(pa.array(pick))
+    ref, off = flat_strings(src.column("reference"))
+    length = np.diff(off)
+    j = np.arange(int(length.max()))[None, :]
+    valid = j < length[:, None]
+    template = np.where(valid, ref[np.where(valid, off[:-1, None] + j, 0)], 0).astype(np.uint8)
+    mol = Molecules("", np.zeros(n, np.int64), length, np.zeros(n, bool), template)
+    damaged = deaminate(mol, profile, seed + 1)
+    damaged_str = [row[:k].tobytes().decode("ascii") for row, k in zip(damaged, length)]
+    ref_str = src.column("reference").to_pylist()
+    columns = {}
+    for name in table.column_names:
+        if name == "sample":
+            columns[name] = ["simulated"] * (2 * n)
+        elif name == "record":
+            columns[name] = np.arange(-1, -2 * n - 1, -1)
+        elif name == "name":
+            columns[name] = [f"sim{i}_{c}" for c in ("undamaged", "damaged") for i in range(n)]
+        elif name == "sequence":
+            columns[name] = ref_str + damaged_str
+        elif name == "reference":
+            columns[name] = ref_str + ref_str
+        else:
+            values = src.column(name).to_pylist()
+            columns[name] = values + values
+    extra = pa.table(columns, schema=table.schema)
+    rows = extra.select(META_COLUMNS).to_pandas()
+    rows["individual"] = rows["group"] = rows["library"] = "simulated"
+    rows["label"] = ["modern"] * n + ["ancient"] * n
+    rows["split"] = "train"
+    if "fold" in frame.columns:
+        rows["fold"] = -1
+    rows["y"] = np.r_[np.zeros(n, np.int64), np.ones(n, np.int64)]
+    return extra, rows[list(frame.columns)], profile
+
+
 def cv_round(frame: pd.DataFrame, test_fold: int, n_folds: int) -> pd.DataFrame:
     """``frame`` with ``split`` set to the roles of CV round ``test_fold``
     (:func:`genomelearn.adna.splits.fold_roles`)."""

@@ -1,11 +1,12 @@
 """Streaming read extraction: one pass over a BAM gives the per-read table and the damage counts.
 
-The BAM is read sequentially with pysam (no index needed). A lean per-read loop copies the raw
-fields (flag, position, CIGAR, sequence, qualities, MD) into batch lists; everything per base is
-then done on whole batches with numpy: reference lookup, MD decoding, reverse complement to molecule
-orientation, GC, mismatch counts and the mapDamage-style misincorporation counts. Reads with
-insertions/deletions (a few per cent) take a per-read path over their CIGAR operations (per
-operation, never per base in Python).
+The BAM is read sequentially with pysam (htslib; no index needed). The only per-record Python work
+is a list comprehension copying pysam's fields (flag, contig, position, MAPQ, TLEN, CIGAR string,
+sequence, qualities, name; MD without a reference) for a batch of records; the read filter runs on
+the batch with numpy, and everything per base — CIGAR and MD parsing, reference lookup, reverse
+complement to molecule orientation, GC, mismatch counts, mismatch strings and the mapDamage-style
+misincorporation counts — in one compiled pass over the batch's concatenated bytes
+(:func:`genomelearn.adna._kernels.process_reads`, numba; compiled once and cached on disk).
 
 Read filter (``ExtractionSettings``): mapped, primary (not secondary, not supplementary), not a
 duplicate, not QC-fail, MAPQ ≥ ``min_mapq``, ``length`` ≥ ``min_length``, a stored sequence and,
@@ -32,9 +33,10 @@ skipping columns where the read or the reference is N (Jónsson et al. 2013, Bio
 
 from __future__ import annotations
 
+import gc
 import os
-import re
 from collections.abc import Iterator
+from itertools import islice
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +44,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from genomelearn.adna import _kernels
 from genomelearn.adna.bamcheck import open_bam
 from genomelearn.errors import InputError
 from genomelearn.io.fasta import open_fasta
@@ -63,8 +66,6 @@ UPPER_ASCII[ord("a") : ord("z") + 1] -= 32
 FILTERED_FLAGS = (
     0x4 | 0x100 | 0x200 | 0x400 | 0x800
 )  # unmapped, secondary, QC fail, duplicate, supplementary
-_ALIGN_OPS = (0, 7, 8)  # M, =, X
-_MD_TOKEN = re.compile(r"(\d+)|(\^[A-Za-z]+)|([A-Za-z])")
 
 READ_TABLE_SCHEMA = pa.schema(
     [
@@ -110,7 +111,7 @@ class ExtractionSettings:
         min_mapq: minimum mapping quality (0 keeps all).
         min_length: minimum fragment length in bp (``length`` column).
         damage_positions: positions from each end in the damage counts and mismatch strings.
-        batch_size: reads per vectorised batch (bounds memory).
+        batch_size: BAM records per batch (bounds memory).
         bad_md: ``"error"`` (default) or ``"skip"``: what to do, when no reference FASTA is given,
             with a read whose MD tag is missing or disagrees with its CIGAR (e.g. reads soft-clipped
             or realigned after the MD tag was computed); skipped reads are counted as ``bad_md``.
@@ -234,168 +235,61 @@ class Reference:
         self.fasta.close()
 
 
-def _ragged_index(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Concatenation of ``arange(s, s + l)`` for each (s, l), as int64 (no Python loop)."""
-    lengths = lengths.astype(np.int64)
-    total = int(lengths.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.int64)
-    offsets = np.zeros(len(lengths), dtype=np.int64)
-    np.cumsum(lengths[:-1], out=offsets[1:])
-    return np.repeat(starts.astype(np.int64) - offsets, lengths) + np.arange(total, dtype=np.int64)
+def _joined(values, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(uint8 bytes, int64 offsets of length n + 1) of a sequence of str (None counts as "")."""
+    if None in values:
+        values = [v or "" for v in values]
+    lengths = np.fromiter(map(len, values), dtype=np.int64, count=n)
+    off = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lengths, out=off[1:])
+    return np.frombuffer("".join(values).encode("ascii"), dtype=np.uint8), off
 
 
-def _segment_ids(lengths: np.ndarray) -> np.ndarray:
-    return np.repeat(np.arange(len(lengths), dtype=np.int64), lengths.astype(np.int64))
-
-
-def _md_reference_fast(
-    seq: np.ndarray, ref: np.ndarray, md_list, aligned_idx_start, aligned_len, names, where
-):
-    """Fill ``ref`` at the aligned bases of reads without indels from their MD tags (vectorised).
-
-    For reads whose CIGAR has no insertion or deletion the MD tag is an alternation of match counts
-    and single mismatching reference letters. ``ref`` is first a copy of the read bases at aligned
-    positions; each MD letter then overwrites the base at its offset (sum of the preceding counts and
-    letters) from the first aligned base.
-    """
-    if not md_list:
-        return
-    md_bytes = np.frombuffer("".join(md_list).encode("ascii"), dtype=np.uint8)
-    md_len = np.fromiter((len(m) for m in md_list), dtype=np.int64, count=len(md_list))
-    md_off = np.zeros(len(md_list) + 1, dtype=np.int64)
-    np.cumsum(md_len, out=md_off[1:])
-    read_of_byte = _segment_ids(md_len)
-    is_digit = (md_bytes >= 48) & (md_bytes <= 57)
-    is_alpha = ((md_bytes >= 65) & (md_bytes <= 90)) | ((md_bytes >= 97) & (md_bytes <= 122))
-    bad = ~(is_digit | is_alpha)
-    if bad.any():
-        i = int(read_of_byte[np.flatnonzero(bad)[0]])
-        raise InputError(
-            f"{where}: read {names[i]!r}: MD tag {md_list[i]!r} has a deletion or an invalid character "
-            f"but the CIGAR has no deletion (MD inconsistent with CIGAR)"
-        )
-    starts_read = np.zeros(len(md_bytes), dtype=bool)
-    starts_read[md_off[:-1][md_len > 0]] = True
-    prev_digit = np.concatenate([[False], is_digit[:-1]])
-    run_start = is_digit & (~prev_digit | starts_read)
-    run_id = np.cumsum(run_start) - 1
-    run_starts = np.flatnonzero(run_start)
-    # run end (exclusive) for each run = next non-digit or read boundary
-    run_lengths = np.bincount(run_id[is_digit], minlength=len(run_starts))
-    exponent = (run_starts[run_id[is_digit]] + run_lengths[run_id[is_digit]] - 1) - np.flatnonzero(
-        is_digit
+def _strings(data: np.ndarray, offsets: np.ndarray) -> pa.Array:
+    """Arrow string array from concatenated ASCII bytes and (rows + 1) offsets (no copy per row)."""
+    return pa.StringArray.from_buffers(
+        len(offsets) - 1,
+        pa.py_buffer(offsets.astype(np.int32)),
+        pa.py_buffer(np.ascontiguousarray(data)),
     )
-    digit_values = (md_bytes[is_digit].astype(np.int64) - 48) * (10 ** exponent.astype(np.int64))
-    run_values = np.bincount(
-        run_id[is_digit], weights=digit_values, minlength=len(run_starts)
-    ).astype(np.int64)
-    letters = np.flatnonzero(is_alpha)
-    # token stream in byte order: runs advance by their value, letters by one
-    token_pos = np.concatenate([run_starts, letters])
-    token_adv = np.concatenate([run_values, np.ones(len(letters), dtype=np.int64)])
-    token_is_letter = np.concatenate(
-        [np.zeros(len(run_starts), bool), np.ones(len(letters), bool)]
+
+
+def _repeated(value: str, n: int) -> pa.Array:
+    """Arrow string array holding ``value`` n times (built from buffers)."""
+    raw = value.encode("utf-8")
+    return pa.StringArray.from_buffers(
+        n,
+        pa.py_buffer(np.arange(n + 1, dtype=np.int32) * len(raw)),
+        pa.py_buffer(raw * n),
     )
-    order = np.argsort(token_pos, kind="stable")
-    token_pos, token_adv, token_is_letter = (
-        token_pos[order],
-        token_adv[order],
-        token_is_letter[order],
+
+
+_SOURCES = pa.array(["read", "insert"])
+
+
+def _fields(r) -> tuple:
+    """The fields the extraction reads from a pysam record (same order as the main loop)."""
+    return (
+        r.flag,
+        r.reference_id,
+        r.reference_start,
+        r.mapping_quality,
+        r.template_length,
+        r.cigarstring,
+        r.query_sequence,
+        r.query_qualities_str,
+        r.query_name,
     )
-    token_read = read_of_byte[token_pos]
-    cum = np.cumsum(token_adv)
-    before = cum - token_adv
-    first_token = np.searchsorted(token_read, np.arange(len(md_list)), side="left")
-    has_tokens = first_token < len(token_read)
-    read_base = np.zeros(len(md_list), dtype=np.int64)
-    read_base[has_tokens] = before[first_token[has_tokens]]
-    offset_in_read = before - read_base[token_read]
-    totals = np.bincount(token_read, weights=token_adv, minlength=len(md_list)).astype(np.int64)
-    wrong = np.flatnonzero(totals != aligned_len)
-    if len(wrong):
-        i = int(wrong[0])
-        raise InputError(
-            f"{where}: read {names[i]!r}: MD tag {md_list[i]!r} covers {totals[i]} bases but the CIGAR "
-            f"aligns {aligned_len[i]} (MD inconsistent with CIGAR; recompute it with `samtools calmd` "
-            f"or give the reference FASTA in the sample sheet)"
-        )
-    li = token_is_letter
-    target = aligned_idx_start[token_read[li]] + offset_in_read[li]
-    ref[target] = UPPER_ASCII[md_bytes[token_pos[li]]]
-
-
-def _md_reference_span(md: str, read_aligned: bytes, name: str, where: str) -> tuple[bytes, list]:
-    """Reference bases of the aligned span rebuilt from an MD tag (per-read path, any CIGAR).
-
-    Args:
-        md: MD tag value.
-        read_aligned: read bases at M/=/X positions, in order.
-    Returns:
-        (reference bases over M/=/X and D positions in reference order, list of deletion lengths).
-    """
-    out = []
-    i = 0
-    for number, deletion, letter in _MD_TOKEN.findall(md):
-        if number:
-            n = int(number)
-            out.append(read_aligned[i : i + n])
-            i += n
-        elif deletion:
-            out.append(deletion[1:].upper().encode("ascii"))
-        else:
-            out.append(letter.upper().encode("ascii"))
-            i += 1
-    if i != len(read_aligned) or "".join(t for tok in _MD_TOKEN.findall(md) for t in tok) != md:
-        raise InputError(
-            f"{where}: read {name!r}: MD tag {md!r} is inconsistent with the CIGAR "
-            f"({i} aligned bases in MD, {len(read_aligned)} in CIGAR)"
-        )
-    return b"".join(out)
-
-
-class _Batch:
-    """Raw per-read fields of one batch, filled by the streaming loop.
-
-    ``rows`` holds one tuple per read: (record, name, flag, tid, pos, mapq, length, insert, seq,
-    qual, sc5, sc3); ``slow`` maps the row index of reads with indels to their CIGAR; ``md`` holds
-    MD tags (only when no reference is given).
-    """
-
-    __slots__ = ("md", "rows", "slow")
-
-    def __init__(self):
-        self.rows = []
-        self.slow = {}
-        self.md = []
-
-    def __len__(self):
-        return len(self.rows)
-
-
-def _cigar_clips(cigar) -> tuple[int, int, bool]:
-    """(leading soft clip, trailing soft clip, simple) where simple = one M/=/X block between clips."""
-    n = len(cigar)
-    if n == 1:
-        op = cigar[0][0]
-        return 0, 0, op in _ALIGN_OPS
-    lo, hi = 0, n
-    while lo < hi and cigar[lo][0] == 5:
-        lo += 1
-    while hi > lo and cigar[hi - 1][0] == 5:
-        hi -= 1
-    sc5 = sc3 = 0
-    if lo < hi and cigar[lo][0] == 4:
-        sc5 = cigar[lo][1]
-        lo += 1
-    if hi > lo and cigar[hi - 1][0] == 4:
-        sc3 = cigar[hi - 1][1]
-        hi -= 1
-    return sc5, sc3, (hi - lo == 1 and cigar[lo][0] in _ALIGN_OPS)
 
 
 class Extractor:
     """One streaming pass over a BAM: per-read tables (batches) and damage/length counts.
+
+    The per-record loop only copies pysam's fields (flag, contig, position, MAPQ, TLEN, CIGAR
+    string, SEQ, QUAL, name and, without a reference, MD) into a list comprehension; the read filter
+    is applied on whole batches with numpy, and everything per base (CIGAR/MD parsing, reference
+    lookup, reverse complement, mismatch strings, mapDamage counts) in one compiled pass
+    (:func:`genomelearn.adna._kernels.process_reads`).
 
     Args:
         bam_path: coordinate-sorted BAM.
@@ -409,8 +303,9 @@ class Extractor:
         InputError: see :func:`genomelearn.adna.bamcheck.open_bam`; plus: no alignment records;
             records out of coordinate order; a contig with reads absent from the reference (or of
             another length); a read without MD tag when no reference is given; an MD tag that
-            disagrees with the CIGAR; no read passing the filter; fewer mapped records than the
-            index reports (truncated file).
+            disagrees with the CIGAR; an unsupported CIGAR operation; a read past the end of its
+            contig; no read passing the filter; fewer mapped records than the index reports
+            (truncated file).
     """
 
     def __init__(
@@ -430,7 +325,6 @@ class Extractor:
         self.require_index = require_index
         self.where = f"sample {sample!r}, file {self.bam_path}"
         k = self.settings.damage_positions
-        self._bad_md_skipped = 0
         self.result = ExtractionResult(damage_counts=np.zeros((2, 2, k, 6, 6), dtype=np.int64))
 
     # ------------------------------------------------------------------ streaming
@@ -454,137 +348,82 @@ class Extractor:
                         if st.mapped > 0:
                             reference.check_contig(st.contig, bam.get_reference_length(st.contig))
             use_md = reference is None
-            filtered = {
-                "unmapped": 0,
-                "secondary/supplementary": 0,
-                "duplicate": 0,
-                "qc_fail": 0,
-                "mapq": 0,
-                "improper_pair": 0,
-                "length": 0,
-                "no_sequence": 0,
-                "bad_md": 0,
-            }
-            proper_only = s.require_proper_pair
-            skip_no_md = s.bad_md == "skip"
-            checked_contigs = set()
-            batch = _Batch()
-            last_tid, last_pos = -1, -1
+            self._filtered = dict.fromkeys(
+                (
+                    "unmapped",
+                    "secondary/supplementary",
+                    "duplicate",
+                    "qc_fail",
+                    "mapq",
+                    "improper_pair",
+                    "length",
+                    "no_sequence",
+                    "bad_md",
+                ),
+                0,
+            )
+            self._checked_contigs = set()
+            self._last = (-1, -1)  # (tid, pos) of the last placed record
+            self._n_mapped = 0
+            records = bam.fetch(until_eof=True)
             n_records = 0
-            n_mapped = 0
-            min_mapq, min_length = s.min_mapq, s.min_length
-            for read in bam.fetch(until_eof=True):
-                record = n_records
-                n_records += 1
-                flag = read.flag
-                tid = read.reference_id
-                if tid >= 0:
-                    pos = read.reference_start
-                    if tid < last_tid or (tid == last_tid and pos < last_pos):
-                        raise InputError(
-                            f"{self.where}: BAM is not coordinate-sorted: record {record + 1} "
-                            f"({read.query_name} at {contigs[tid]}:{pos + 1}) comes after "
-                            f"{contigs[last_tid]}:{last_pos + 1}; sort it with `samtools sort`"
-                        )
-                    last_tid, last_pos = tid, pos
-                elif not flag & 0x4:
-                    raise InputError(
-                        f"{self.where}: record {record + 1} ({read.query_name}) is mapped without a contig"
-                    )
-                if flag & FILTERED_FLAGS:
-                    if flag & 0x4:
-                        filtered["unmapped"] += 1
-                    elif flag & 0x900:
-                        n_mapped += 1
-                        filtered["secondary/supplementary"] += 1
-                    elif flag & 0x400:
-                        n_mapped += 1
-                        filtered["duplicate"] += 1
+            while True:
+                # the loop allocates only acyclic tuples and strings (freed by reference
+                # counting): the cyclic garbage collector, which would rescan every object of
+                # the process (numba's and pyarrow's too) about once per 700 tuples, is paused
+                # while a batch is read and processed (about 10 % of the CPU time at 200,000 reads)
+                gc_was_on = gc.isenabled()
+                gc.disable()
+                try:
+                    if use_md:
+                        chunk = list(islice(records, s.batch_size))
+                        try:  # one tag lookup per read; a read without MD tag redoes the batch
+                            rows = [_fields(r) + (r.get_tag("MD"),) for r in chunk]
+                        except KeyError:
+                            rows = [
+                                _fields(r) + ((r.get_tag("MD") if r.has_tag("MD") else None),)
+                                for r in chunk
+                            ]
                     else:
-                        n_mapped += 1
-                        filtered["qc_fail"] += 1
-                    continue
-                n_mapped += 1
-                if read.mapping_quality < min_mapq:
-                    filtered["mapq"] += 1
-                    continue
-                qlen = read.query_length
-                if qlen == 0:
-                    filtered["no_sequence"] += 1
-                    continue
-                tlen = read.template_length
-                if flag & 0x3 == 0x3 and tlen != 0:
-                    length = tlen if tlen > 0 else -tlen
-                    insert = True
-                elif flag & 0x1 and proper_only:
-                    filtered["improper_pair"] += 1
-                    continue
-                else:
-                    length = qlen
-                    insert = False
-                if length < min_length:
-                    filtered["length"] += 1
-                    continue
-                if tid not in checked_contigs:
-                    if reference is not None:
-                        reference.check_contig(contigs[tid], contig_lengths[tid])
-                    checked_contigs.add(tid)
-                if use_md:
-                    try:
-                        md = read.get_tag("MD")
-                    except KeyError:
-                        if skip_no_md:
-                            filtered["bad_md"] += 1
-                            continue
-                        raise InputError(
-                            f"{self.where}: read {read.query_name!r} (record {record + 1}) has no MD tag and no "
-                            f"reference FASTA is given in the sample sheet; add MD tags with `samtools calmd`, "
-                            f"give the reference, or set ancient_dna.extraction.bad_md: skip"
-                        ) from None
-                    batch.md.append(md)
-                cigar = read.cigartuples
-                if len(cigar) == 1 and cigar[0][0] == 0:
-                    sc5 = sc3 = 0
-                else:
-                    sc5, sc3, simple = _cigar_clips(cigar)
-                    if not simple:
-                        batch.slow[len(batch.rows)] = cigar
-                batch.rows.append(
-                    (
-                        record,
-                        read.query_name,
-                        flag,
-                        tid,
-                        pos,
-                        read.mapping_quality,
-                        length,
-                        insert,
-                        read.query_sequence,
-                        read.query_qualities_str or "?" * qlen,
-                        sc5,
-                        sc3,
-                    )
-                )
-                if len(batch.rows) >= s.batch_size:
-                    yield self._process(batch, contigs, reference)
-                    batch = _Batch()
-            if len(batch.rows):
-                yield self._process(batch, contigs, reference)
+                        # the only per-record Python work: copy pysam's fields (C getters) into tuples
+                        rows = [
+                            (
+                                r.flag,
+                                r.reference_id,
+                                r.reference_start,
+                                r.mapping_quality,
+                                r.template_length,
+                                r.cigarstring,
+                                r.query_sequence,
+                                r.query_qualities_str,
+                                r.query_name,
+                            )
+                            for r in islice(records, s.batch_size)
+                        ]
+                    if not rows:
+                        break
+                    batch = self._process(rows, n_records, contigs, contig_lengths, reference)
+                    n_records += len(rows)
+                finally:
+                    if gc_was_on:
+                        gc.enable()
+                if batch is not None:
+                    yield batch
             if n_records == 0:
                 raise InputError(f"{self.where}: BAM contains no alignment records (empty BAM)")
-            if expected_mapped is not None and n_mapped < expected_mapped:
+            if expected_mapped is not None and self._n_mapped < expected_mapped:
                 raise InputError(
-                    f"{self.where}: only {n_mapped} mapped records could be read but the index "
-                    f"{index_path} reports {expected_mapped}: truncated BAM or stale index"
+                    f"{self.where}: only {self._n_mapped} mapped records could be read but the "
+                    f"index {index_path} reports {expected_mapped}: truncated BAM or stale index"
                 )
             self.result.n_records = n_records
-            filtered["bad_md"] += self._bad_md_skipped
+            filtered = self._filtered
             self.result.filtered = filtered
             if self.result.n_kept == 0:
                 reasons = ", ".join(f"{k} {v}" for k, v in filtered.items() if v)
                 raise InputError(
                     f"{self.where}: none of the {n_records} records passed the read filter "
-                    f"(MAPQ >= {min_mapq}, length >= {min_length}; filtered: {reasons})"
+                    f"(MAPQ >= {s.min_mapq}, length >= {s.min_length}; filtered: {reasons})"
                 )
         finally:
             bam.close()
@@ -592,228 +431,195 @@ class Extractor:
                 reference.close()
 
     # ------------------------------------------------------------------ vectorised batch work
-    def _check_md(self, b: _Batch) -> _Batch:
-        """Drop (``bad_md: skip``) or report (``error``) reads whose MD tag disagrees with the CIGAR.
+    def _filter(self, rows, rec0, contigs, flag, tid, pos, mapq, tlen, qlen):
+        """Checks (sort order, placement) and the read filter on one batch of records.
 
-        The MD tag must cover the M/=/X and D columns of the CIGAR exactly (match counts + mismatch
-        letters + deleted letters) and may hold deletions only when the CIGAR has some.
+        Returns (kept record indices int64, fragment length int64, insert bool) of the batch.
         """
-        md_bytes = np.frombuffer("".join(b.md).encode("ascii"), dtype=np.uint8)
-        md_len = np.fromiter(map(len, b.md), dtype=np.int64, count=len(b.md))
-        read_of_byte = _segment_ids(md_len)
-        is_digit = (md_bytes >= 48) & (md_bytes <= 57)
-        is_alpha = ((md_bytes >= 65) & (md_bytes <= 90)) | ((md_bytes >= 97) & (md_bytes <= 122))
-        is_caret = md_bytes == ord("^")
-        n_letters = np.bincount(read_of_byte[is_alpha], minlength=len(b.md))
-        n_caret = np.bincount(read_of_byte[is_caret], minlength=len(b.md))
-        n_other = np.bincount(read_of_byte[~(is_digit | is_alpha | is_caret)], minlength=len(b.md))
-        starts = np.zeros(len(md_bytes), dtype=bool)
-        starts[np.cumsum(md_len)[:-1][md_len[1:] > 0]] = True
-        prev_digit = np.concatenate([[False], is_digit[:-1]])
-        run_start = is_digit & (~prev_digit | starts)
-        run_id = np.cumsum(run_start) - 1
-        digit_idx = np.flatnonzero(is_digit)
-        run_starts = np.flatnonzero(run_start)
-        run_len = np.bincount(run_id[is_digit], minlength=len(run_starts))
-        exponent = run_starts[run_id[is_digit]] + run_len[run_id[is_digit]] - 1 - digit_idx
-        values = (md_bytes[is_digit].astype(np.int64) - 48) * 10**exponent
-        n_matched = np.bincount(
-            read_of_byte[digit_idx], weights=values, minlength=len(b.md)
-        ).astype(np.int64)
-        md_span = n_matched + n_letters
-        qlen_sc = np.array([(len(r[8]) - r[10] - r[11]) for r in b.rows], dtype=np.int64)
-        expected = qlen_sc.copy()
-        has_del = np.zeros(len(b.rows), dtype=bool)
-        for i, cigar in b.slow.items():
-            expected[i] = sum(length for op, length in cigar if op in (0, 2, 7, 8))
-            has_del[i] = any(op == 2 for op, _ in cigar)
-        bad = (md_span != expected) | (n_other > 0) | ((n_caret > 0) & ~has_del)
-        if not bad.any():
-            return b
-        if self.settings.bad_md != "skip":
-            i = int(np.flatnonzero(bad)[0])
-            record, name = b.rows[i][0], b.rows[i][1]
+        s = self.settings
+        placed = np.flatnonzero(tid >= 0)
+        if len(placed):
+            last_tid, last_pos = self._last
+            t = np.concatenate([[last_tid], tid[placed]])
+            p = np.concatenate([[last_pos], pos[placed]])
+            unsorted = (t[1:] < t[:-1]) | ((t[1:] == t[:-1]) & (p[1:] < p[:-1]))
+            if unsorted.any():
+                u = int(np.flatnonzero(unsorted)[0])
+                i = int(placed[u])
+                raise InputError(
+                    f"{self.where}: BAM is not coordinate-sorted: record {rec0 + i + 1} "
+                    f"({rows[i][8]} at {contigs[tid[i]]}:{pos[i] + 1}) comes after "
+                    f"{contigs[t[u]]}:{p[u] + 1}; sort it with `samtools sort`"
+                )
+            self._last = (int(t[-1]), int(p[-1]))
+        unmapped = (flag & 0x4) != 0
+        orphan = np.flatnonzero((tid < 0) & ~unmapped)
+        if len(orphan):
+            i = int(orphan[0])
             raise InputError(
-                f"{self.where}: read {name!r} (record {record + 1}): MD tag {b.md[i]!r} disagrees with the CIGAR "
-                f"(covers {md_span[i]} reference bases, CIGAR {expected[i]}); recompute it with `samtools calmd`, "
-                f"give the reference FASTA in the sample sheet, or set ancient_dna.extraction.bad_md: skip"
+                f"{self.where}: record {rec0 + i + 1} ({rows[i][8]}) is mapped without a contig"
             )
-        keep = np.flatnonzero(~bad)
-        self._bad_md_skipped += int(bad.sum())
-        out = _Batch()
-        remap = {int(old): new for new, old in enumerate(keep)}
-        out.rows = [b.rows[i] for i in keep]
-        out.md = [b.md[i] for i in keep]
-        out.slow = {remap[i]: c for i, c in b.slow.items() if i in remap}
-        return out
+        f = self._filtered
+        flagged = (flag & FILTERED_FLAGS) != 0
+        n_unmapped = int(unmapped.sum())
+        self._n_mapped += len(flag) - n_unmapped
+        if flagged.any():
+            mapped_flagged = flagged & ~unmapped
+            sec = mapped_flagged & ((flag & 0x900) != 0)
+            dup = mapped_flagged & ~sec & ((flag & 0x400) != 0)
+            f["unmapped"] += n_unmapped
+            f["secondary/supplementary"] += int(sec.sum())
+            f["duplicate"] += int(dup.sum())
+            f["qc_fail"] += int((mapped_flagged & ~sec & ~dup).sum())
+        keep = ~flagged
+        drop = keep & (mapq < s.min_mapq)
+        f["mapq"] += int(drop.sum())
+        keep &= ~drop
+        drop = keep & (qlen == 0)
+        f["no_sequence"] += int(drop.sum())
+        keep &= ~drop
+        insert = ((flag & 0x3) == 0x3) & (tlen != 0)
+        if s.require_proper_pair:
+            drop = keep & ~insert & ((flag & 0x1) != 0)
+            f["improper_pair"] += int(drop.sum())
+            keep &= ~drop
+        length = np.where(insert, np.abs(tlen), qlen)
+        drop = keep & (length < s.min_length)
+        f["length"] += int(drop.sum())
+        keep &= ~drop
+        return np.flatnonzero(keep), length, insert
 
-    def _process(self, b: _Batch, contigs, reference: Reference | None) -> pa.RecordBatch:
-        k = self.settings.damage_positions
-        if reference is None:
-            b = self._check_md(b)
-        n = len(b)
-        if n == 0:
-            return pa.RecordBatch.from_pylist([], schema=READ_TABLE_SCHEMA)
-        (record, names, flag, tid, pos, mapq, length, insert, seqs, quals, sc5, sc3) = zip(*b.rows)
-        qlen = np.fromiter(map(len, seqs), dtype=np.int64, count=n)
-        off = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(qlen, out=off[1:])
-        total = int(off[-1])
-        seq = UPPER_ASCII[np.frombuffer("".join(seqs).encode("ascii"), dtype=np.uint8)]
-        qual = np.frombuffer("".join(quals).encode("ascii"), dtype=np.uint8)
-        if len(seq) != total or len(qual) != total:
-            raise InputError(
-                f"{self.where}: a read in records {record[0] + 1}..{record[-1] + 1} has "
-                f"qualities of another length than its sequence"
-            )
-        flag = np.array(flag, dtype=np.int32)
-        rev = (flag & 0x10) != 0
-        tid = np.array(tid, dtype=np.int64)
-        pos = np.array(pos, dtype=np.int64)
-        sc5 = np.array(sc5, dtype=np.int64)
-        sc3 = np.array(sc3, dtype=np.int64)
-        length = np.array(length, dtype=np.int64)
-        insert = np.array(insert, dtype=bool)
-        fast = np.ones(n, dtype=bool)
-        if b.slow:
-            fast[list(b.slow)] = False
-        alen = qlen - sc5 - sc3
-        ref = np.full(total, ord("-"), dtype=np.uint8)
-
-        # --- reference of fast reads (one aligned block between optional soft clips)
-        fi = np.flatnonzero(fast)
-        aligned_idx = _ragged_index(off[fi] + sc5[fi], alen[fi])
-        if reference is not None:
-            tids = np.unique(tid[fi])
-            if len(tids) == 1:
-                contig_arr = reference.array(contigs[tids[0]])
-                ref_coord = _ragged_index(pos[fi], alen[fi])
-                if len(ref_coord) and ref_coord.max() >= len(contig_arr):
-                    raise InputError(
-                        f"{self.where}: a read extends past the end of contig {contigs[tids[0]]!r} "
-                        f"({len(contig_arr)} bp) in the reference {reference.path}"
-                    )
-                ref[aligned_idx] = contig_arr[ref_coord]
-            else:
-                read_tid = np.repeat(tid[fi], alen[fi])
-                ref_coord = _ragged_index(pos[fi], alen[fi])
-                for t in tids:
-                    contig_arr = reference.array(contigs[t])
-                    sel = read_tid == t
-                    coords = ref_coord[sel]
-                    if len(coords) and coords.max() >= len(contig_arr):
+    def _process(self, rows, rec0, contigs, contig_lengths, reference) -> pa.RecordBatch | None:
+        """Filter one batch of records and build its table; add its counts to the result."""
+        s = self.settings
+        n_all = len(rows)
+        cols = list(zip(*rows))
+        flag = np.array(cols[0], dtype=np.int64)
+        tid = np.array(cols[1], dtype=np.int64)
+        pos = np.array(cols[2], dtype=np.int64)
+        mapq = np.array(cols[3], dtype=np.int64)
+        tlen = np.array(cols[4], dtype=np.int64)
+        seqs = cols[6]
+        seq, seq_off = _joined(seqs, n_all)
+        qlen_all = np.diff(seq_off)
+        kept, length_all, insert_all = self._filter(
+            rows, rec0, contigs, flag, tid, pos, mapq, tlen, qlen_all
+        )
+        if not len(kept):
+            return None
+        use_md = reference is None
+        ktid = tid[kept]
+        for t in np.unique(ktid).tolist():
+            if t not in self._checked_contigs:
+                if reference is not None:
+                    reference.check_contig(contigs[t], contig_lengths[t])
+                self._checked_contigs.add(t)
+        names_all = cols[8]
+        if use_md:
+            mds = cols[9]
+            if None in mds:
+                missing = np.array([m is None for m in mds])[kept]
+                if missing.any():
+                    if s.bad_md != "skip":
+                        i = int(kept[np.flatnonzero(missing)[0]])
                         raise InputError(
-                            f"{self.where}: a read extends past the end of contig {contigs[t]!r} "
-                            f"({len(contig_arr)} bp) in the reference {reference.path}"
+                            f"{self.where}: read {names_all[i]!r} (record {rec0 + i + 1}) has no MD "
+                            f"tag and no reference FASTA is given in the sample sheet; add MD tags "
+                            f"with `samtools calmd`, give the reference, or set "
+                            f"ancient_dna.extraction.bad_md: skip"
                         )
-                    ref[aligned_idx[sel]] = contig_arr[coords]
+                    self._filtered["bad_md"] += int(missing.sum())
+                    kept = kept[~missing]
+                    ktid = tid[kept]
+                    if not len(kept):
+                        return None
+            md, md_off = _joined(mds, n_all)
         else:
-            ref[aligned_idx] = seq[aligned_idx]
-            md = b.md if not b.slow else [b.md[i] for i in fi]
-            _md_reference_fast(
-                seq,
-                ref,
-                md,
-                off[fi] + sc5[fi],
-                alen[fi],
-                names if not b.slow else [names[i] for i in fi],
-                self.where,
-            )
+            md, md_off = _kernels.NO_BYTES, np.zeros(n_all + 1, dtype=np.int64)
+        quals = cols[7]
+        if None in quals:
+            qual, qual_off = _joined(quals, n_all)
+        else:
+            qual = np.frombuffer("".join(quals).encode("ascii"), dtype=np.uint8)
+            qual_off = seq_off
+        if len(qual) != len(seq) or not np.array_equal(qual_off, seq_off):
+            ql = np.diff(qual_off)
+            bad = np.flatnonzero((ql != 0) & (ql != qlen_all))
+            if len(bad):
+                i = int(bad[0])
+                raise InputError(
+                    f"{self.where}: read {names_all[i]!r} (record {rec0 + i + 1}) has "
+                    f"{ql[i]} qualities for {qlen_all[i]} bases"
+                )
+        cigars = cols[5]
+        cig, cig_off = _joined(cigars, n_all)
 
-        # --- counts of this batch per contig present (local index lt), P positions from each end
-        P = self.settings.counted_positions
-        batch_tids, lt = np.unique(tid, return_inverse=True)
-        counts = np.zeros((len(batch_tids), 2, 2, P, 6, 6), dtype=np.int64)
-
-        # --- slow reads (indels): reference and damage columns per CIGAR operation
-        span = alen.copy()  # reference span of the alignment (mapDamage's read length)
-        if b.slow:
-            self._slow_reads(
-                b.slow,
-                names,
-                b.md,
-                seq,
-                ref,
-                off,
-                pos,
-                tid,
-                contigs,
-                reference,
-                rev,
-                counts,
-                lt,
-                P,
-            )
-            for i, cigar in b.slow.items():
-                span[i] = sum(length for op, length in cigar if op in (0, 2, 3, 7, 8))
-
-        # --- molecule orientation: reverse-complement reverse-strand reads (forward reads copied)
-        seq_m, ref_m, qual_m = seq.copy(), ref.copy(), qual.copy()
-        ri = np.flatnonzero(rev)
-        if len(ri):
-            within = _ragged_index(np.zeros(len(ri), dtype=np.int64), qlen[ri])
-            dst = np.repeat(off[ri], qlen[ri]) + within
-            src = np.repeat(off[ri] + qlen[ri] - 1, qlen[ri]) - within
-            seq_m[dst] = COMPLEMENT_ASCII[seq[src]]
-            ref_m[dst] = COMPLEMENT_ASCII[ref[src]]
-            qual_m[dst] = qual[src]
-        sc_m = CODE_LUT[seq_m]
-        rc_m = CODE_LUT[ref_m]
-
-        # --- per-read summaries
-        starts = off[:-1]
-        acgt = sc_m < N
-        mism_m = acgt & (rc_m < N) & (sc_m != rc_m)
-        gc_n = np.add.reduceat((sc_m == C) | (sc_m == G), starts, dtype=np.int32)
-        acgt_n = np.add.reduceat(acgt, starts, dtype=np.int32)
-        n_mism = np.add.reduceat(mism_m, starts, dtype=np.int32)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            gc = np.where(acgt_n > 0, gc_n / np.maximum(acgt_n, 1), np.nan).astype(np.float32)
-
-        # --- damage counts of fast reads (alignment columns = aligned read bases)
-        msc5_all = np.where(rev, sc3, sc5)
-        msc3_all = np.where(rev, sc5, sc3)
-        if len(fi):
-            # one code per base: reference code * 6 + read code; 36 where either is N (dropped), also
-            # at the sentinel index `total` that positions beyond a read's aligned length point to
-            pair = np.empty(total + 1, dtype=np.int64)
-            pair[:total] = rc_m * np.uint8(6) + sc_m
-            pair[:total][(rc_m == N) | (sc_m == N)] = 36
-            pair[total] = 36
-            p = np.arange(P, dtype=np.int64)
-            invalid = p[None, :] >= alen[fi, None]
-            # key = ((((contig * 2 + end) * 2 + strand) * P + position) * 37 + pair code
-            row_key = ((lt[fi] * 4 + rev[fi]) * P)[:, None] * 37 + p[None, :] * 37
-            first = off[fi] + msc5_all[fi]
-            last = off[fi] + qlen[fi] - msc3_all[fi] - 1
-            counts37 = np.zeros(len(batch_tids) * 4 * P * 37, dtype=np.int64)
-            for end, idx in ((0, first[:, None] + p[None, :]), (1, last[:, None] - p[None, :])):
-                idx[invalid] = total
-                key = row_key + pair[idx]
-                if end:
-                    key += 2 * P * 37
-                counts37 += np.bincount(key.ravel(), minlength=counts37.size)
-            counts += counts37.reshape(len(batch_tids), 2, 2, P, 37)[..., :36].reshape(
-                counts.shape
-            )
-        self._add_counts(batch_tids, counts, lt, rev, msc5_all, msc3_all, flag, span)
-
-        # --- mismatch strings at both ends (per read base, molecule orientation)
-        ms = np.full(total, ord("."), dtype=np.uint8)
-        ms[mism_m] = ref_m[mism_m]
-        ms[rc_m == GAP] = ord("-")
-        ms[(rc_m == N) | (sc_m == N)] = ord("N")
+        n = len(kept)
+        qlen = qlen_all[kept]
+        out_off = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(qlen, out=out_off[1:])
+        total = int(out_off[-1])
+        k = s.damage_positions
         kk = np.minimum(qlen, k)
-        within_k = _ragged_index(np.zeros(n, dtype=np.int64), kk)
-        idx5 = np.repeat(off[:-1], kk) + within_k
-        idx3 = np.repeat(off[1:] - 1, kk) - within_k
-        koff = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(kk, out=koff[1:])
+        k_off = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(kk, out=k_off[1:])
+        P = s.counted_positions
+        batch_tids, lt = np.unique(ktid, return_inverse=True)
+        lt = lt.astype(np.int64).ravel()
+        counts = np.zeros(len(batch_tids) * 4 * P * 36, dtype=np.int64)
+        out_seq = np.empty(total, dtype=np.uint8)
+        out_ref = np.empty(total, dtype=np.uint8)
+        out_qual = np.empty(total, dtype=np.uint8)
+        ms5 = np.empty(int(k_off[-1]), dtype=np.uint8)
+        ms3 = np.empty(int(k_off[-1]), dtype=np.uint8)
+        gc = np.empty(n, dtype=np.float32)
+        n_mism = np.zeros(n, dtype=np.int32)
+        sc5 = np.zeros(n, dtype=np.int64)
+        sc3 = np.zeros(n, dtype=np.int64)
+        span = np.zeros(n, dtype=np.int64)
+        status = np.zeros(n, dtype=np.int64)
+        info = np.zeros((n, 2), dtype=np.int64)
+        scratch_ops = np.empty((2, int(np.diff(cig_off).max()) // 2 + 1), dtype=np.int64)
+        scratch_span = np.empty(
+            int(qlen.max()) + (int(np.diff(md_off).max()) if use_md else 0) + 1, dtype=np.uint8
+        )
+        scratch_base = np.empty((3, int(qlen.max())), dtype=np.uint8)
+        rev = (flag & 0x10) != 0
+        # contiguous runs of kept reads on one contig (the BAM is coordinate-sorted)
+        bounds = np.flatnonzero(np.diff(ktid)) + 1
+        starts = np.concatenate([[0], bounds]).tolist()
+        ends = np.concatenate([bounds, [n]]).tolist()
+        empty = np.zeros(0, dtype=np.uint8)
+        for lo, hi in zip(starts, ends):
+            t = int(ktid[lo])
+            refarr = empty if use_md else reference.array(contigs[t])
+            fatal = _kernels.process_reads(
+                kept, lo, hi, seq, seq_off, qual, qual_off, cig, cig_off, md, md_off, use_md,
+                refarr, pos, rev, lt, P, k, s.bad_md == "skip", UPPER_ASCII, CODE_LUT,
+                COMPLEMENT_ASCII, COMPLEMENT_CODE, _kernels.CIGAR_OP, out_seq, out_ref, out_qual,
+                out_off, ms5, ms3, k_off, gc, n_mism, sc5, sc3, span, counts, status, info,
+                scratch_ops, scratch_span, scratch_base,
+            )  # fmt: skip
+            if fatal >= 0:
+                self._raise(fatal, kept, rows, rec0, status, info, contigs[t], reference)
 
-        # --- fragment lengths
-        for source, sel in (("read", ~insert), ("insert", insert)):
-            if sel.any():
-                hist = np.bincount(length[sel])
+        keep = status == _kernels.OK
+        if not keep.all():  # reads with a bad MD tag, skipped (bad_md: skip)
+            self._filtered["bad_md"] += int((~keep).sum())
+        counts = counts.reshape(len(batch_tids), 2, 2, P, 6, 6)
+        rev_k = rev[kept]
+        msc5 = np.where(rev_k, sc3, sc5)
+        msc3 = np.where(rev_k, sc5, sc3)
+        length = length_all[kept]
+        insert = insert_all[kept]
+        kflag = flag[kept]
+        sel = np.flatnonzero(keep)
+        self._add_counts(
+            batch_tids, counts, lt[sel], rev_k[sel], msc5[sel], msc3[sel], kflag[sel], span[sel]
+        )
+        for source, which in (("read", ~insert[sel]), ("insert", insert[sel])):
+            if which.any():
+                hist = np.bincount(length[sel][which])
                 prev = self.result.length_counts.get(source)
                 if prev is not None:
                     size = max(len(prev), len(hist))
@@ -821,40 +627,68 @@ class Extractor:
                         prev, (0, size - len(prev))
                     )
                 self.result.length_counts[source] = hist
-        self.result.n_kept += n
+        self.result.n_kept += len(sel)
 
-        def strings(data: np.ndarray, offsets: np.ndarray) -> pa.Array:
-            return pa.StringArray.from_buffers(
-                len(offsets) - 1,
-                pa.py_buffer(offsets.astype(np.int32)),
-                pa.py_buffer(np.ascontiguousarray(data)),
-            )
-
-        contig_names = pa.DictionaryArray.from_arrays(
-            pa.array(tid.astype(np.int32)), pa.array(list(contigs))
-        )
-        return pa.RecordBatch.from_arrays(
+        strand = np.where(rev_k, ord("-"), ord("+")).astype(np.uint8)
+        table = pa.RecordBatch.from_arrays(
             [
-                pa.array(np.array(record, dtype=np.int64)),
-                pa.array(names, type=pa.string()),
-                pa.array([self.sample] * n, type=pa.string()),
-                contig_names.cast(pa.string()),
-                pa.array(pos),
-                pa.array(np.array(mapq, dtype=np.int16)),
-                pa.array(flag),
-                pa.array(np.where(rev, "-", "+").astype(object), type=pa.string()),
+                pa.array(rec0 + kept),
+                pa.array(names_all, type=pa.string()).take(pa.array(kept)),
+                _repeated(self.sample, n),
+                pa.DictionaryArray.from_arrays(
+                    pa.array(ktid.astype(np.int32)), pa.array(contigs, type=pa.string())
+                ).cast(pa.string()),
+                pa.array(pos[kept]),
+                pa.array(mapq[kept].astype(np.int16)),
+                pa.array(kflag.astype(np.int32)),
+                _strings(strand, np.arange(n + 1)),
                 pa.array(qlen.astype(np.int32)),
                 pa.array(length.astype(np.int32)),
-                pa.array(np.where(insert, "insert", "read").astype(object), type=pa.string()),
+                pa.DictionaryArray.from_arrays(pa.array(insert.astype(np.int32)), _SOURCES).cast(
+                    pa.string()
+                ),
                 pa.array(gc),
                 pa.array(n_mism),
-                strings(seq_m, off),
-                strings(ref_m, off),
-                strings(qual_m, off),
-                strings(ms[idx5], koff),
-                strings(ms[idx3], koff),
+                _strings(out_seq, out_off),
+                _strings(out_ref, out_off),
+                _strings(out_qual, out_off),
+                _strings(ms5, k_off),
+                _strings(ms3, k_off),
             ],
             schema=READ_TABLE_SCHEMA,
+        )
+        return table if len(sel) == n else table.filter(pa.array(keep))
+
+    def _raise(self, j, kept, rows, rec0, status, info, contig, reference) -> None:
+        """Raise the InputError of the first fatal read ``j`` of a kernel call."""
+        i = int(kept[j])
+        name, record = rows[i][8], rec0 + i + 1
+        code = int(status[j])
+        if code == _kernels.BAD_MD:
+            raise InputError(
+                f"{self.where}: read {name!r} (record {record}): MD tag {rows[i][9]!r} disagrees "
+                f"with the CIGAR (covers {info[j, 0]} reference bases, CIGAR {info[j, 1]}); "
+                f"recompute it with `samtools calmd`, give the reference FASTA in the sample "
+                f"sheet, or set ancient_dna.extraction.bad_md: skip"
+            )
+        if code == _kernels.BAD_OP:
+            raise InputError(
+                f"{self.where}: read {name!r} (record {record}) has unsupported CIGAR operation "
+                f"{chr(info[j, 0])!r} (CIGAR {rows[i][5]})"
+            )
+        if code == _kernels.SKIP_NO_REF:
+            raise InputError(
+                f"{self.where}: read {name!r} (record {record}) has unsupported CIGAR operation 3 "
+                f"(N, reference skip) and no reference FASTA is given (CIGAR {rows[i][5]})"
+            )
+        if code == _kernels.BAD_QLEN:
+            raise InputError(
+                f"{self.where}: read {name!r} (record {record}): its CIGAR {rows[i][5]} covers "
+                f"{info[j, 0]} read bases but the read has {info[j, 1]}"
+            )
+        raise InputError(
+            f"{self.where}: a read extends past the end of contig {contig!r} ({info[j, 0]} bp) "
+            f"in the reference {reference.path}: read {name!r} (record {record})"
         )
 
     def _add_counts(self, batch_tids, counts, lt, rev, msc5, msc3, flag, span) -> None:
@@ -891,121 +725,6 @@ class Extractor:
             for length, c in zip(uniq[order].tolist(), n[order].tolist()):
                 table[length] = table.get(length, 0) + c
 
-    def _slow_reads(
-        self,
-        slow: dict,
-        names,
-        md_tags,
-        seq,
-        ref,
-        off,
-        pos,
-        tid,
-        contigs,
-        reference,
-        rev,
-        counts,
-        lt,
-        k,
-    ):
-        """Reads with indels (or several aligned blocks), all at once: reference per read base and
-        mapDamage alignment columns, vectorised over CIGAR operations."""
-        rows = np.fromiter(slow.keys(), dtype=np.int64, count=len(slow))
-        op_read, op_kind, op_len = [], [], []
-        for i, cigar in slow.items():
-            for op, length in cigar:
-                op_read.append(i)
-                op_kind.append(op)
-                op_len.append(length)
-        op_read = np.array(op_read, dtype=np.int64)
-        op_kind = np.array(op_kind, dtype=np.int64)
-        op_len = np.array(op_len, dtype=np.int64)
-        bad = op_kind > 8
-        if bad.any() or (reference is None and (op_kind == 3).any()):
-            j = int(np.flatnonzero(bad | ((op_kind == 3) & (reference is None)))[0])
-            raise InputError(
-                f"{self.where}: read {names[op_read[j]]!r} has unsupported CIGAR operation {op_kind[j]}"
-            )
-        q_adv = np.where(np.isin(op_kind, (0, 1, 4, 7, 8)), op_len, 0)
-        r_adv = np.where(np.isin(op_kind, (0, 2, 3, 7, 8)), op_len, 0)
-        first = np.searchsorted(op_read, rows)  # ops are grouped by read in insertion order
-        group = np.searchsorted(rows, op_read)
-        cq = np.cumsum(q_adv) - q_adv
-        cr = np.cumsum(r_adv) - r_adv
-        q_start = off[op_read] + cq - cq[first[group]]
-        r_start = pos[op_read] + cr - cr[first[group]]
-        if reference is None:
-            # reference bases of each read's aligned span (M/=/X and D columns), rebuilt from MD
-            spans = []
-            for i in rows.tolist():
-                m_sel = (op_read == i) & np.isin(op_kind, _ALIGN_OPS)
-                qidx = _ragged_index(q_start[m_sel], op_len[m_sel])
-                spans.append(
-                    _md_reference_span(md_tags[i], seq[qidx].tobytes(), names[i], self.where)
-                )
-            span_len = np.fromiter(map(len, spans), dtype=np.int64, count=len(spans))
-            span_off = np.zeros(len(spans), dtype=np.int64)
-            np.cumsum(span_len[:-1], out=span_off[1:])
-            span_flat = np.frombuffer(b"".join(spans), dtype=np.uint8)
-
-        def ref_bases(read_of_base: np.ndarray, coord: np.ndarray) -> np.ndarray:
-            if reference is None:
-                g = np.searchsorted(rows, read_of_base)
-                return span_flat[span_off[g] + coord - pos[read_of_base]]
-            out = np.empty(len(coord), dtype=np.uint8)
-            base_tid = tid[read_of_base]
-            for t in np.unique(base_tid):
-                contig_arr = reference.array(contigs[t])
-                sel = base_tid == t
-                if coord[sel].max(initial=-1) >= len(contig_arr):
-                    raise InputError(
-                        f"{self.where}: a read extends past the end of contig {contigs[t]!r}"
-                    )
-                out[sel] = contig_arr[coord[sel]]
-            return out
-
-        m = np.isin(op_kind, _ALIGN_OPS)
-        qpos = _ragged_index(q_start[m], op_len[m])
-        rpos = _ragged_index(r_start[m], op_len[m])
-        ref[qpos] = ref_bases(np.repeat(op_read[m], op_len[m]), rpos)
-
-        # alignment columns (M/=/X, I, D), in read order
-        cm = np.isin(op_kind, (0, 1, 2, 7, 8))
-        c_kind = np.repeat(op_kind[cm], op_len[cm])
-        c_read = np.repeat(op_read[cm], op_len[cm])
-        c_q = _ragged_index(q_start[cm], op_len[cm])
-        c_r = _ragged_index(r_start[cm], op_len[cm])
-        col_read_base = np.where(c_kind == 2, ord("-"), seq[np.where(c_kind == 2, 0, c_q)]).astype(
-            np.uint8
-        )
-        col_ref_base = np.full(len(c_r), ord("-"), dtype=np.uint8)
-        has_ref = c_kind != 1
-        col_ref_base[has_ref] = ref_bases(c_read[has_ref], c_r[has_ref])
-        rc = CODE_LUT[col_ref_base]
-        qc = CODE_LUT[col_read_base]
-        n_col = np.bincount(np.searchsorted(rows, c_read), minlength=len(rows))
-        c_off = np.zeros(len(rows) + 1, dtype=np.int64)
-        np.cumsum(n_col, out=c_off[1:])
-        is_rev = rev[rows]
-        p = np.arange(k, dtype=np.int64)
-        valid = p[None, :] < n_col[:, None]
-        left = c_off[:-1, None] + p[None, :]
-        right = c_off[1:, None] - 1 - p[None, :]
-        r = is_rev[:, None]
-        strand = is_rev.astype(np.int64)[:, None]
-        group = (lt[rows] * 2).astype(np.int64)[:, None]
-        for end, idx in ((0, np.where(r, right, left)), (1, np.where(r, left, right))):
-            idx = np.where(valid, idx, 0)
-            r_c = np.where(r, COMPLEMENT_CODE[rc[idx]], rc[idx])
-            q_c = np.where(r, COMPLEMENT_CODE[qc[idx]], qc[idx])
-            ok = valid & (r_c != N) & (q_c != N)
-            key = (
-                (((group + end) * 2 + strand) * k + p[None, :]) * 36
-                + r_c.astype(np.int64) * 6
-                + q_c
-            )
-            counts += np.bincount(key[ok], minlength=counts.size).reshape(counts.shape)
-
 
 def extract_to_parquet(
     bam_path,
@@ -1041,12 +760,29 @@ def extract_to_parquet(
     tmp = out_path.with_name(f".{out_path.name}.part")
     extractor = Extractor(bam_path, sample, reference, index, settings, require_index)
     try:
-        # dictionary encoding only where values repeat (per-read strings would fall back anyway)
+        # dictionary encoding only where values repeat (per-read strings would fall back anyway);
+        # zstd level 1 and no min/max statistics on the per-base string columns (nothing filters
+        # on them): the writer costs less than a third of zstd's default with statistics
         with pq.ParquetWriter(
             tmp,
             READ_TABLE_SCHEMA,
             compression="zstd",
+            compression_level=1,
             use_dictionary=["sample", "contig", "strand", "length_source"],
+            write_statistics=[
+                "record",
+                "sample",
+                "contig",
+                "start",
+                "mapq",
+                "flag",
+                "strand",
+                "read_length",
+                "length",
+                "length_source",
+                "gc",
+                "n_mismatches",
+            ],
         ) as writer:
             for batch in extractor.batches():
                 writer.write_batch(batch)
