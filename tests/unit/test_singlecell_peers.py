@@ -176,6 +176,8 @@ def test_interval_table_and_paired_verdict():
         "scib_bio", "difference"
     ] == pytest.approx(0.1)
     assert verdict.loc["ari", "verdict"] == "no clear difference"
+    assert verdict.loc["scib_bio", "statement"].startswith("d: ae beats pca on scib_bio (0.620 vs")
+    assert "is not separated from pca on ari" in verdict.loc["ari", "statement"]
 
 
 def test_peer_availability_reasons():

@@ -1096,7 +1096,9 @@ def verdict_table(
 
     Returns:
         dataset, challenger, baseline, metric, n_seeds, challenger_mean, baseline_mean, difference,
-        ci_low, ci_high, verdict.
+        ci_low, ci_high, verdict, statement (the row as one sentence, e.g. ``worm_neuron: ae beats
+        pca on scib_bio (0.700 vs 0.600; difference +0.100, 95 % CI +0.080 to +0.120, 5 paired
+        seeds)``; ``is below`` / ``is not separated from`` for the other verdicts).
     """
     from scipy import stats
 
@@ -1122,6 +1124,11 @@ def verdict_table(
                 )
                 low, high = mean - half, mean + half
                 verdict = "better" if low > 0 else "worse" if high < 0 else "no clear difference"
+                relation = {
+                    "better": "beats",
+                    "worse": "is below",
+                    "no clear difference": "is not separated from",
+                }[verdict]
                 rows.append(
                     {
                         "dataset": dataset,
@@ -1135,6 +1142,12 @@ def verdict_table(
                         "ci_low": low,
                         "ci_high": high,
                         "verdict": verdict,
+                        "statement": (
+                            f"{dataset}: {challenger} {relation} {base} on {metric} "
+                            f"({float(a.loc[common].mean()):.3f} vs "
+                            f"{float(b.loc[common].mean()):.3f}; difference {mean:+.3f}, "
+                            f"95 % CI {low:+.3f} to {high:+.3f}, {n} paired seeds)"
+                        ),
                     }
                 )
     return pd.DataFrame(rows)
