@@ -28,6 +28,10 @@ autoencoder on synthetic sparse counts; ``ae_s_per_epoch_per_1M`` beside the 45 
 Usage: python benchmarks/bench_singlecell.py [--sizes 10000 100000 1000000] [--threads 2]
        [--dims 10] [--approximate-above 50000] [--tsv table.tsv] [--rapids] [--ae-sizes N ...]
 Prints one table; not part of the test suite.
+
+1 M cells (the issue's target size; run it on an otherwise idle node, each pipeline takes tens of
+minutes on 2 cores): ``python benchmarks/bench_singlecell.py --sizes 1000000 --threads 2
+--tsv bench_sc_1m.tsv`` (or one pipeline per call with ``--pipelines workflow`` / ``scanpy``).
 """
 
 from __future__ import annotations

@@ -119,6 +119,42 @@ def test_resolution_search_picks_the_best_nmi_and_graph_metrics_are_defined():
     assert grow["kind"] == "graph" and np.isfinite([grow[k] for k in pipeline.SCIB_BIO]).all()
 
 
+def test_best_resolution_on_the_grid_edge_is_flagged_per_seed_and_in_the_ranking():
+    assert pipeline.resolution_edge(0.02, [0.5, 0.02, 2.0]) == "low"
+    assert pipeline.resolution_edge(2.0, [0.5, 0.02, 2.0]) == "high"
+    assert pipeline.resolution_edge(0.5, [0.5, 0.02, 2.0]) == ""
+    assert pipeline.resolution_edge(1.0, [1.0]) == ""  # no search, no edge
+    rng = np.random.default_rng(5)
+    labels = np.repeat(np.array(["a", "b"], dtype=object), 60)
+    E = np.concatenate([rng.normal(0, 1, (60, 4)), rng.normal(12, 1, (60, 4))]).astype(np.float32)
+    ref = {"rna": graphs.euclidean_knn(E, 14)[0]}
+    # two well-separated populations: the coarsest resolution of a high grid wins -> low edge
+    row, _, _ = pipeline.evaluate_seed("pca", ["rna"], labels, ref, 0, 15, [1.0, 3.0, 6.0], E)
+    assert row["resolution"] == 1.0 and row["resolution_edge"] == "low"
+    per_seed = pd.DataFrame(
+        {
+            "dataset": "d",
+            "method": ["pca"] * 3 + ["ae"] * 3,
+            "seed": [0, 1, 2] * 2,
+            "resolution": [0.02, 0.02, 0.5, 0.5, 0.3, 2.0],
+            "resolution_edge": ["low", "low", "", "", "", "high"],
+        }
+    )
+    flags = pipeline.resolution_edge_flags(per_seed).set_index("method")["resolution_at_edge"]
+    assert flags["pca"] == "low (0.02): 2/3 seeds" and flags["ae"] == "high (2): 1/3 seeds"
+    metrics_table = pd.DataFrame(
+        {
+            "dataset": "d",
+            "method": ["pca", "ae"],
+            "scib_bio_mean": [0.5, 0.6],
+            "resolution_at_edge": [flags["pca"], ""],
+            "status": "ok",
+        }
+    )
+    ranking = pipeline.ranking_table(metrics_table).set_index("method")
+    assert ranking.loc["pca", "resolution_at_edge"] == "low (0.02): 2/3 seeds"
+
+
 def test_interval_table_and_paired_verdict():
     seeds = pd.DataFrame(
         {
@@ -140,6 +176,8 @@ def test_interval_table_and_paired_verdict():
         "scib_bio", "difference"
     ] == pytest.approx(0.1)
     assert verdict.loc["ari", "verdict"] == "no clear difference"
+    assert verdict.loc["scib_bio", "statement"].startswith("d: ae beats pca on scib_bio (0.620 vs")
+    assert "is not separated from pca on ari" in verdict.loc["ari", "statement"]
 
 
 def test_peer_availability_reasons():

@@ -196,7 +196,10 @@ def test_singlecell_workflow_end_to_end(tmp_path):
     assert "multi-omics" in mstat.loc["scvi", "status"]
     ranking = pd.read_csv(out / "ranking.tsv", sep="\t")
     assert ranking.groupby("dataset")["rank"].min().eq(1).all()
+    assert {"resolution_mean", "resolution_at_edge"} <= set(ranking.columns)
+    assert set(per_seed["resolution_edge"].fillna("")) <= {"", "low", "high"}
     verdict = pd.read_csv(out / "ae_verdict.tsv", sep="\t")
+    assert verdict["statement"].str.contains(r"\(.* 95 % CI .* paired seeds\)").all()
     assert set(verdict["baseline"]) == {"pca", "scanpy"} and set(verdict["dataset"]) == {
         "counts",
         "multi",

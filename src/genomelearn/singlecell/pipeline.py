@@ -627,14 +627,19 @@ def best_resolution(
     the labels (scIB's ``opt_louvain``/``nmi_ari_cluster_labels_leiden`` search, Luecken et al. 2022,
     Nat Methods 19:41). Without labels no search is possible: ``unlabelled_resolution`` is used.
 
+    A best resolution on the grid's edge (its lowest or highest value, grid of two or more values)
+    means the optimum may lie outside the grid: ``resolution_edge`` is then ``"low"`` or ``"high"``
+    (extend ``leiden_resolutions`` that way), else ``""``.
+
     Returns:
-        dict with clusters ((n,) str), resolution, nmi, ari, n_clusters.
+        dict with clusters ((n,) str), resolution, resolution_edge, nmi, ari, n_clusters.
     """
     from genomelearn.singlecell import embed, metrics
 
     has_labels = metrics.labelled(labels).sum() >= 2
+    grid = [float(r) for r in resolutions] if has_labels else [float(unlabelled_resolution)]
     best = None
-    for res in resolutions if has_labels else [unlabelled_resolution]:
+    for res in grid:
         clusters = embed.leiden_clusters(graph, float(res), seed)
         scores = metrics.clustering_agreement(labels, clusters)
         if best is None or (scores["nmi"] > best["nmi"]):
@@ -644,7 +649,50 @@ def best_resolution(
                 **scores,
                 "n_clusters": len(np.unique(clusters)),
             }
+    best["resolution_edge"] = resolution_edge(best["resolution"], grid)
     return best
+
+
+def resolution_edge(resolution: float, grid: Sequence[float]) -> str:
+    """``"low"`` / ``"high"`` when ``resolution`` is the lowest / highest value of a grid of two or
+    more distinct resolutions, else ``""`` (inside the grid, or no search)."""
+    values = np.unique(np.asarray(grid, dtype=float))
+    if values.size < 2:
+        return ""
+    if np.isclose(resolution, values[0]):
+        return "low"
+    if np.isclose(resolution, values[-1]):
+        return "high"
+    return ""
+
+
+def resolution_edge_flags(per_seed: pd.DataFrame, keys: Sequence[str] = ("dataset", "method")):
+    """Per method, a flag naming the seeds whose best Leiden resolution sat on the grid's edge.
+
+    Args:
+        per_seed: one row per (method, seed) with ``resolution`` and ``resolution_edge``.
+
+    Returns:
+        keys + ``resolution_at_edge``: e.g. ``"low (0.02): 3/5 seeds"`` (both edges are listed,
+        ``"; "``-separated), ``""`` when no seed's best resolution is on an edge.
+    """
+    rows = []
+    for key, group in per_seed.groupby(list(keys), sort=False):
+        row = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
+        edges = (
+            group["resolution_edge"].fillna("").astype(str)
+            if "resolution_edge" in group
+            else pd.Series("", index=group.index)
+        )
+        parts = []
+        for side in ("low", "high"):
+            hit = group[edges == side]
+            if len(hit):
+                res = ", ".join(f"{r:g}" for r in sorted(hit["resolution"].unique()))
+                parts.append(f"{side} ({res}): {len(hit)}/{len(group)} seeds")
+        row["resolution_at_edge"] = "; ".join(parts)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=[*keys, "resolution_at_edge"])
 
 
 def evaluate_seed(
@@ -701,6 +749,7 @@ def evaluate_seed(
         "n_edges": graphs.n_edges(graph),
         "n_clusters": best["n_clusters"],
         "resolution": best["resolution"],
+        "resolution_edge": best["resolution_edge"],
         "nmi": best["nmi"],
         "ari": best["ari"],
         **bio,
@@ -907,8 +956,17 @@ def analyse_step(
             .reset_index()
         )
         table = table.merge(info, on="method", how="left")
+        edges = resolution_edge_flags(seeds_table)
+        table = table.merge(edges, on=["dataset", "method"], how="left")
         table["status"] = "ok"
+        for _, r in edges[edges["resolution_at_edge"] != ""].iterrows():
+            log(
+                f"{r['method']}: best Leiden resolution on the grid's edge, {r['resolution_at_edge']}"
+                f" (grid {min(resolutions):g}-{max(resolutions):g}): extend leiden_resolutions"
+            )
     table = pd.concat([table, pd.DataFrame(unavailable)], ignore_index=True)
+    if "resolution_at_edge" in table:
+        table["resolution_at_edge"] = table["resolution_at_edge"].fillna("").astype(str)
     out.uns["singlecell_metrics"] = table
     out.uns["singlecell"] = {
         "dataset": dataset,
@@ -990,7 +1048,9 @@ def plot_step(h5ad: str, output: str, title: str = "") -> None:
 # ------------------------------------------------------------------------------------------ summary
 def ranking_table(metrics: pd.DataFrame) -> pd.DataFrame:
     """Methods ranked per dataset by the mean scIB bio-conservation score (1 = best), with its 95 %
-    interval over seeds; unavailable peers follow, unranked, with their reason."""
+    interval over seeds; unavailable peers follow, unranked, with their reason.
+    ``resolution_at_edge`` (from :func:`resolution_edge_flags`) flags methods whose best Leiden
+    resolution sat on the edge of the searched grid in some seeds (the optimum may lie outside)."""
     cols = [
         "dataset",
         "method",
@@ -1007,6 +1067,8 @@ def ranking_table(metrics: pd.DataFrame) -> pd.DataFrame:
         "clisi_mean",
         "knn_preservation_mean",
         "n_clusters_mean",
+        "resolution_mean",
+        "resolution_at_edge",
         "status",
     ]
     out = []
@@ -1034,7 +1096,9 @@ def verdict_table(
 
     Returns:
         dataset, challenger, baseline, metric, n_seeds, challenger_mean, baseline_mean, difference,
-        ci_low, ci_high, verdict.
+        ci_low, ci_high, verdict, statement (the row as one sentence, e.g. ``worm_neuron: ae beats
+        pca on scib_bio (0.700 vs 0.600; difference +0.100, 95 % CI +0.080 to +0.120, 5 paired
+        seeds)``; ``is below`` / ``is not separated from`` for the other verdicts).
     """
     from scipy import stats
 
@@ -1060,6 +1124,11 @@ def verdict_table(
                 )
                 low, high = mean - half, mean + half
                 verdict = "better" if low > 0 else "worse" if high < 0 else "no clear difference"
+                relation = {
+                    "better": "beats",
+                    "worse": "is below",
+                    "no clear difference": "is not separated from",
+                }[verdict]
                 rows.append(
                     {
                         "dataset": dataset,
@@ -1073,6 +1142,12 @@ def verdict_table(
                         "ci_low": low,
                         "ci_high": high,
                         "verdict": verdict,
+                        "statement": (
+                            f"{dataset}: {challenger} {relation} {base} on {metric} "
+                            f"({float(a.loc[common].mean()):.3f} vs "
+                            f"{float(b.loc[common].mean()):.3f}; difference {mean:+.3f}, "
+                            f"95 % CI {low:+.3f} to {high:+.3f}, {n} paired seeds)"
+                        ),
                     }
                 )
     return pd.DataFrame(rows)
