@@ -494,11 +494,11 @@ class Extractor:
         s = self.settings
         n_all = len(rows)
         cols = list(zip(*rows))
-        flag = np.array(cols[0], dtype=np.int64)
-        tid = np.array(cols[1], dtype=np.int64)
-        pos = np.array(cols[2], dtype=np.int64)
-        mapq = np.array(cols[3], dtype=np.int64)
-        tlen = np.array(cols[4], dtype=np.int64)
+        flag = np.fromiter(cols[0], dtype=np.int64, count=n_all)
+        tid = np.fromiter(cols[1], dtype=np.int64, count=n_all)
+        pos = np.fromiter(cols[2], dtype=np.int64, count=n_all)
+        mapq = np.fromiter(cols[3], dtype=np.int64, count=n_all)
+        tlen = np.fromiter(cols[4], dtype=np.int64, count=n_all)
         seqs = cols[6]
         seq, seq_off = _joined(seqs, n_all)
         qlen_all = np.diff(seq_off)
@@ -630,10 +630,11 @@ class Extractor:
         self.result.n_kept += len(sel)
 
         strand = np.where(rev_k, ord("-"), ord("+")).astype(np.uint8)
+        names = pa.array(names_all, type=pa.string())
         table = pa.RecordBatch.from_arrays(
             [
                 pa.array(rec0 + kept),
-                pa.array(names_all, type=pa.string()).take(pa.array(kept)),
+                names if n == n_all else names.take(pa.array(kept)),
                 _repeated(self.sample, n),
                 pa.DictionaryArray.from_arrays(
                     pa.array(ktid.astype(np.int32)), pa.array(contigs, type=pa.string())
