@@ -64,7 +64,7 @@ bam, ref, out = sys.argv[1:4]
 _kernels.load()
 prof = cProfile.Profile()
 prof.runcall(extract_to_parquet, bam, "bench", out, ref or None, settings=ExtractionSettings())
-pstats.Stats(prof).sort_stats("tottime").print_stats(8)
+pstats.Stats(prof).sort_stats("tottime").print_stats(12)
 """
 # the reader floor: CPU seconds to read the fields the extraction needs, without any other work
 FLOOR = r"""
