@@ -50,7 +50,10 @@ def load_run(run: Path, sheet_path: Path):
 def paired_difference(y, score_a, score_b, individual, n_boot: int, seed: int):
     """(AUROC A, AUROC B, and the 95 % percentile interval of B - A over the same resamples of
     individuals)."""
-    from genomelearn.adna.pipeline import _ranking_metrics_weighted
+    from genomelearn.adna.pipeline import (
+        _ranking_metrics_weighted,
+        individual_bootstrap_multiplicities,
+    )
 
     y = np.asarray(y, dtype=np.int64)
     codes, uniq = pd.factorize(np.asarray(individual))
@@ -72,11 +75,7 @@ def paired_difference(y, score_a, score_b, individual, n_boot: int, seed: int):
     rng = np.random.default_rng(seed)
     diffs = []
     for _ in range(int(n_boot)):
-        mult = np.zeros(len(uniq))
-        for lab in (0, 1):
-            members = np.flatnonzero(ind_label == lab)
-            np.add.at(mult, rng.choice(members, size=len(members), replace=True), 1.0)
-        w = mult[codes]
+        w = individual_bootstrap_multiplicities(ind_label, rng)[codes]
         diffs.append(auroc(1, w) - auroc(0, w))
     lo, hi = np.nanquantile(np.asarray(diffs), [0.025, 0.975])
     return point_a, point_b, float(lo), float(hi)

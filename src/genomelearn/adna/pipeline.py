@@ -249,6 +249,22 @@ def evaluation_subsets(
     }
 
 
+def individual_bootstrap_multiplicities(
+    individual_label: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """One stratified individual-bootstrap draw: how often each individual is resampled.
+
+    Individuals are resampled with replacement within each label (0, then 1), so every replicate
+    keeps the number of individuals of each label. Input: int (n_individuals,) labels 0/1.
+    Returns float64 (n_individuals,) multiplicities (weights of the individuals' reads).
+    """
+    mult = np.zeros(len(individual_label))
+    for lab in (0, 1):
+        members = np.flatnonzero(individual_label == lab)
+        np.add.at(mult, rng.choice(members, size=len(members), replace=True), 1.0)
+    return mult
+
+
 def _ranking_metrics_weighted(
     y_sorted: np.ndarray, last_of_tie: np.ndarray, w: np.ndarray
 ) -> tuple[float, float]:
@@ -301,10 +317,7 @@ def individual_bootstrap(
     rng = np.random.default_rng(seed)
     stats = []
     for _ in range(int(n_boot)):
-        mult = np.zeros(len(uniq))
-        for lab in (0, 1):
-            members = np.flatnonzero(ind_label == lab)
-            np.add.at(mult, rng.choice(members, size=len(members), replace=True), 1.0)
+        mult = individual_bootstrap_multiplicities(ind_label, rng)
         stats.append(_ranking_metrics_weighted(y_sorted, last_of_tie, mult[codes]))
     stats = np.asarray(stats)
     a = (1 - level) / 2
