@@ -78,8 +78,8 @@ def _config(root: Path, datasets: dict) -> Path:
         "n_seeds": 2,
         "leiden_resolutions": [0.3, 1.0],
         "peers": {
-            "scvi": {"max_epochs": 3},
-            "mofa": {"iterations": 50},
+            "scvi": {"enabled": True, "max_epochs": 3},  # off by default (budget)
+            "mofa": {"enabled": True, "iterations": 50},
             "wnn": {"enabled": False},
         },
         "autoencoder": small_ae,
