@@ -7,8 +7,8 @@ user pays them); the parent reads the child's peak RSS from ``os.wait4`` (its ow
 
 * ``workflow`` — :func:`genomelearn.singlecell.graphs.neighbors_leiden_umap`: kNN once (exact up to
   ``--approximate-above`` cells, NN-descent above; ``--threads`` threads), UMAP connectivities,
-  igraph Leiden (2 iterations) and UMAP layout from that graph (umap-learn
-  ``simplicial_set_embedding``);
+  igraph Leiden iterated to convergence (``n_iterations=-1``; scanpy below: 2 iterations) and
+  UMAP layout from that graph (umap-learn ``simplicial_set_embedding``);
 * ``scanpy`` — ``sc.pp.neighbors(n_neighbors=k + 1, use_rep="X")`` (scanpy's own choice:
   exact below 4,096 / 8,192 cells, pynndescent above) + ``sc.tl.leiden(flavor="igraph",
   n_iterations=2)`` + ``sc.tl.umap`` with ``sc.settings.n_jobs = --threads``;

@@ -778,8 +778,8 @@ def neighbors_leiden_umap(
     both the clustering and the layout use it (UMAP from the precomputed graph).
 
     CPU: :func:`euclidean_knn` (exact, or NN-descent above ``approximate_above`` cells) →
-    :func:`knn_connectivities` → ``embed.leiden_clusters`` (igraph Leiden, 2 iterations) →
-    ``embed.umap_layout`` (umap-learn ``simplicial_set_embedding`` on that graph).
+    :func:`knn_connectivities` → ``embed.leiden_clusters`` (igraph Leiden, iterated until the
+    partition no longer improves) → ``embed.umap_layout`` (umap-learn ``simplicial_set_embedding`` on that graph).
     ``backend="rapids"``: rapids-singlecell on the GPU (``rsc.pp.neighbors`` with
     n_neighbors = k + 1 on ``X``, ``rsc.tl.leiden``, ``rsc.tl.umap`` on that graph);
     ``"auto"``: rapids when :func:`rapids_available`, else CPU.
