@@ -190,6 +190,9 @@ def test_peer_availability_reasons():
     assert "one omic" in peers.availability("mofa", {"rna": counts})
     assert "multi-omics" in peers.availability("scvi", {"rna": counts, "met": met})
     assert "switched off" in peers.availability("wnn", {"rna": normed, "met": met}, enabled=False)
+    # the dataset's own reason comes before the switch
+    assert "no raw counts" in peers.availability("scvi", {"rna": normed}, enabled=False)
+    assert "switched off" in peers.availability("scvi", {"rna": counts}, enabled=False)
 
 
 def test_scanpy_peer_is_scale_then_pca(tmp_path):

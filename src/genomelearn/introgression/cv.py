@@ -147,7 +147,7 @@ def fold_roles(
         buffer_bp: non-test windows closer than this (bp, interval gap) to a test window become
             ``buffer``.
         validation_fraction: share of the non-test blocks held out as validation (whole blocks,
-            balanced for label mix like the folds).
+            drawn among the windows outside the buffer and balanced for label mix like the folds).
         seed: seed of the validation draw (combined with ``test_fold``).
         used: optional (N,) bool; False windows are ``unused`` (e.g. not drawn by matching).
 
@@ -165,18 +165,21 @@ def fold_roles(
     test = used & (fold == test_fold)
     rest = used & (fold != test_fold)
     role[test] = "test"
-    n_val_groups = max(round(1 / validation_fraction), 2)
-    val_of = assign_block_folds(
-        blocks[rest], labels[rest], n_val_groups, seed + 7919 * (test_fold + 1)
-    )
-    is_val = rest & (pd.Series(blocks).map(val_of).to_numpy() == 0)
-    role[rest] = "train"
-    role[is_val] = "validation"
     near = (
         distance_to_nearest(windows, test) < buffer_bp
         if buffer_bp > 0
         else np.zeros(n, dtype=bool)
     )
+    # validation blocks are drawn among the windows the buffer keeps, balanced for their label
+    # mix, so that the buffer cannot empty the validation set of a class
+    kept = rest & ~near
+    n_val_groups = max(round(1 / validation_fraction), 2)
+    val_of = assign_block_folds(
+        blocks[kept], labels[kept], n_val_groups, seed + 7919 * (test_fold + 1)
+    )
+    is_val = kept & (pd.Series(blocks).map(val_of).to_numpy() == 0)
+    role[rest] = "train"
+    role[is_val] = "validation"
     role[rest & near] = "buffer"
     for name in ("train", "validation"):
         lab = labels[role == name]

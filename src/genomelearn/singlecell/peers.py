@@ -42,16 +42,15 @@ def _installed(module: str) -> bool:
 def availability(peer: str, omic_specs: Mapping[str, Mapping], enabled: bool = True) -> str:
     """``""`` when ``peer`` can run on a dataset, else the reason it cannot (one line).
 
+    A reason of the dataset itself (no counts, one omic, several omics for scVI) comes first, so
+    that it is reported even when the peer is also switched off; then the switch, then whether the
+    peer's package is installed.
+
     Args:
         peer: one of :data:`PEERS`.
         omic_specs: omic → completed settings (:func:`genomelearn.singlecell.preprocess.omic_settings`).
         enabled: the peer's ``enabled`` switch in the config.
     """
-    if not enabled:
-        return "switched off in the config (singlecell.peers.<peer>.enabled)"
-    module = {"scanpy": "scanpy", "scvi": "scvi", "mofa": "mofapy2", "wnn": "muon"}[peer]
-    if not _installed(module):
-        return f"{module} is not installed (pip install genomelearn[peers])"
     if peer == "scvi":
         counted = [
             o
@@ -64,6 +63,11 @@ def availability(peer: str, omic_specs: Mapping[str, Mapping], enabled: bool = T
             return "no raw counts (values: normalized): scVI needs UMI counts"
     if peer in ("mofa", "wnn") and len(omic_specs) < 2:
         return "one omic: a multi-omics integration method"
+    if not enabled:
+        return "switched off in the config (singlecell.peers.<peer>.enabled)"
+    module = {"scanpy": "scanpy", "scvi": "scvi", "mofa": "mofapy2", "wnn": "muon"}[peer]
+    if not _installed(module):
+        return f"{module} is not installed (pip install genomelearn[peers])"
     return ""
 
 
