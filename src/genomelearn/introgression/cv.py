@@ -177,7 +177,16 @@ def fold_roles(
     val_of = assign_block_folds(
         blocks[kept], labels[kept], n_val_groups, seed + 7919 * (test_fold + 1)
     )
-    is_val = kept & (pd.Series(blocks).map(val_of).to_numpy() == 0)
+    group = pd.Series(blocks).map(val_of).to_numpy()
+    # the validation set is the first group holding both classes (a greedy deal of few, large
+    # blocks can leave a group with one class)
+    val_group = 0
+    for g in range(n_val_groups):
+        lab = labels[kept & (group == g)]
+        if (lab > 0).any() and (lab <= 0).any():
+            val_group = g
+            break
+    is_val = kept & (group == val_group)
     role[rest] = "train"
     role[is_val] = "validation"
     role[rest & near] = "buffer"
