@@ -261,3 +261,33 @@ def test_support_target_is_scored_by_spearman_with_interval():
         verdict["metric"].tolist() == ["spearman"]
         and "kmer_logreg beats GC" in verdict["verdict"].iloc[0]
     )
+
+
+def test_validation_holds_both_classes_when_a_large_block_is_one_class():
+    """A large pure-negative block is dealt first into validation group 0; the validation set must
+    still hold both classes (the first group with both), or training could not stop early."""
+    from genomelearn.introgression.cv import fold_roles
+
+    rows = []
+
+    def block(name, chrom, offset, n, label):
+        for i in range(n):
+            start = offset + i * 200
+            rows.append((chrom, start, start + 200, label, name))
+
+    block("big_neg", "chr1", 0, 200, 0)
+    for b in range(8):
+        block(f"pos{b}", "chr1", 1_000_000 * (b + 1), 20, 1)
+    for b in range(4):
+        block(f"neg{b}", "chr2", 1_000_000 * b, 20, 0)
+    block("test", "chr3", 0, 40, 0)
+    block("test_pos", "chr3", 1_000_000, 40, 1)
+    w = pd.DataFrame(rows, columns=["chrom", "start", "end", "label", "block"])
+    fold = np.where(w["block"].str.startswith("test"), 1, 0)
+    groups = assign_block_folds(w["block"][fold == 0], w["label"][fold == 0], 4, 0 + 7919 * 2)
+    assert groups["big_neg"] == 0 and all(groups[f"pos{b}"] != 0 for b in range(8))
+    role = fold_roles(w, fold, 1, buffer_bp=0, validation_fraction=0.25, seed=0)
+    val = w["label"][role == "validation"]
+    assert (val == 1).any() and (val == 0).any()
+    assert not (role[w["block"].to_numpy() == "big_neg"] == "validation").any()
+    assert set(role[fold == 1]) == {"test"}
