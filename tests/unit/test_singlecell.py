@@ -333,6 +333,23 @@ def test_leiden_and_umap_are_reproducible():
     assert u1.shape == (45, 2) and np.array_equal(u1, u2)
 
 
+def test_overlapped_leiden_gives_the_sequential_outputs():
+    """Leiden in a second process beside the layout: same graph, clusters and layout as in sequence."""
+    X, labels = _clusters(n_per=40, n_features=6, seed=5)
+    X = X.astype(np.float32)
+    timings = {}
+    seq = graphs.neighbors_leiden_umap(X, 10, seed=0, overlap_leiden=False)
+    par = graphs.neighbors_leiden_umap(X, 10, seed=0, overlap_leiden=True, timings=timings)
+    assert (seq[0] != par[0]).nnz == 0
+    assert np.array_equal(seq[1], par[1]) and np.array_equal(seq[2], par[2])
+    assert metrics.clustering_agreement(labels, par[1])["ari"] > 0.8
+    assert timings["leiden_umap_s"] >= max(timings["leiden_s"], timings["umap_s"]) > 0
+    # Only the large-data path (approximate kNN) with ≥ 2 threads overlaps by default.
+    small = {}
+    graphs.neighbors_leiden_umap(X, 10, seed=0, n_jobs=2, timings=small)
+    assert "leiden_umap_s" not in small
+
+
 def test_workflow_support_methods_and_targets():
     from pathlib import Path
 

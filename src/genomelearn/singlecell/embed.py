@@ -31,7 +31,7 @@ from genomelearn.models.autoencoder import (
     MultimodalAutoencoder,
     autoencoder_loss,
 )
-from genomelearn.singlecell.graphs import mean_impute
+from genomelearn.singlecell.graphs import leiden_clusters, mean_impute  # noqa: F401 (re-export)
 from genomelearn.training import FitResult, TrainConfig, fit, predict, seed_everything
 
 
@@ -329,30 +329,3 @@ def umap_layout(
             output_dens=False,
         )
     return np.asarray(coords, dtype=np.float32)
-
-
-def leiden_clusters(graph: sp.spmatrix, resolution: float = 1.0, seed: int = 0) -> np.ndarray:
-    """Leiden communities of a weighted graph (``scanpy.tl.leiden``, igraph backend, iterated until
-    the partition no longer improves: ``n_iterations=-1``; two iterations, the former setting, stop
-    early and change the partition with the seed).
-
-    Returns:
-        (n,) array of cluster names (str, "0" = largest cluster).
-    """
-    import scanpy as sc
-
-    n = graph.shape[0]
-    holder = ad.AnnData(obs={"i": np.arange(n)})
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        sc.tl.leiden(
-            holder,
-            resolution=resolution,
-            random_state=seed,
-            adjacency=sp.csr_matrix(graph),
-            directed=False,
-            flavor="igraph",
-            n_iterations=-1,
-            key_added="leiden",
-        )
-    return holder.obs["leiden"].astype(str).to_numpy()

@@ -23,6 +23,7 @@
 from __future__ import annotations
 
 import functools
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
@@ -752,6 +753,43 @@ def store_neighbors(
 
 
 # ------------------------------------------------------------- one graph for Leiden and UMAP
+def leiden_clusters(graph: sp.spmatrix, resolution: float = 1.0, seed: int = 0) -> np.ndarray:
+    """Leiden communities of a weighted graph (``scanpy.tl.leiden``, igraph backend, iterated until
+    the partition no longer improves: ``n_iterations=-1``; two iterations, the former setting, stop
+    early and change the partition with the seed).
+
+    Returns:
+        (n,) array of cluster names (str, "0" = largest cluster).
+    """
+    import anndata as ad
+    import scanpy as sc
+
+    n = graph.shape[0]
+    holder = ad.AnnData(obs={"i": np.arange(n)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sc.tl.leiden(
+            holder,
+            resolution=resolution,
+            random_state=seed,
+            adjacency=sp.csr_matrix(graph),
+            directed=False,
+            flavor="igraph",
+            n_iterations=-1,
+            key_added="leiden",
+        )
+    return holder.obs["leiden"].astype(str).to_numpy()
+
+
+def _leiden_timed(graph: sp.csr_matrix, resolution: float, seed: int) -> tuple[np.ndarray, float]:
+    """:func:`leiden_clusters` and its wall seconds (the body of the overlapped Leiden process)."""
+    import time
+
+    start = time.perf_counter()
+    clusters = leiden_clusters(graph, resolution, seed)
+    return clusters, time.perf_counter() - start
+
+
 def rapids_available() -> bool:
     """True when rapids-singlecell imports and a CUDA device is visible (cupy)."""
     try:
@@ -773,13 +811,19 @@ def neighbors_leiden_umap(
     n_jobs: int | None = None,
     backend: str = "cpu",
     timings: dict | None = None,
+    overlap_leiden: bool | None = None,
 ) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
     """The workflow's graph → Leiden + UMAP path on an embedding: the kNN graph is built once and
     both the clustering and the layout use it (UMAP from the precomputed graph).
 
     CPU: :func:`euclidean_knn` (exact, or NN-descent above ``approximate_above`` cells) →
-    :func:`knn_connectivities` → ``embed.leiden_clusters`` (igraph Leiden, iterated until the
-    partition no longer improves) → ``embed.umap_layout`` (umap-learn ``simplicial_set_embedding`` on that graph).
+    :func:`knn_connectivities` → :func:`leiden_clusters` (igraph Leiden, iterated until the
+    partition no longer improves) and ``embed.umap_layout`` (umap-learn ``simplicial_set_embedding``
+    on that graph). Leiden and the layout are independent given the graph and each is
+    single-threaded (igraph; umap-learn's seeded layout), so with ``overlap_leiden`` Leiden runs in
+    a second process (``spawn``) while this one lays out the graph: the wall time of the pair is
+    the longer of the two, not their sum, and the outputs are the same as in sequence (same graph,
+    same seeds).
     ``backend="rapids"``: rapids-singlecell on the GPU (``rsc.pp.neighbors`` with
     n_neighbors = k + 1 on ``X``, ``rsc.tl.leiden``, ``rsc.tl.umap`` on that graph);
     ``"auto"``: rapids when :func:`rapids_available`, else CPU.
@@ -788,7 +832,12 @@ def neighbors_leiden_umap(
         X: (n, d) float32 embedding.
         k, resolution, min_dist, seed: kNN size (self excluded), Leiden resolution, UMAP min_dist, seed.
         approximate_above, n_jobs: see :func:`euclidean_knn`.
-        timings: when given, filled with seconds per step (``knn_s``, ``leiden_s``, ``umap_s``).
+        timings: when given, filled with seconds per step (``knn_s``, ``leiden_s``, ``umap_s``;
+            overlapped: ``leiden_s`` is the second process' own wall time, and
+            ``leiden_umap_s`` the wall time of the pair).
+        overlap_leiden: run Leiden beside the layout in a second process; None = when ``n_jobs``
+            ≥ 2 and the kNN is approximate (above ``approximate_above`` cells: below that the
+            pair takes seconds and a second process' start-up, about 2 s, would not pay).
 
     Returns:
         (connectivities (n, n) float32 CSR, clusters (n,) str, layout (n, 2) float32).
@@ -831,10 +880,27 @@ def neighbors_leiden_umap(
     graph = knn_connectivities(idx, dist, seed)
     del idx, dist
     timings["knn_s"] = time.perf_counter() - start
-    start = time.perf_counter()
-    clusters = embed.leiden_clusters(graph, resolution, seed)
-    timings["leiden_s"] = time.perf_counter() - start
-    start = time.perf_counter()
-    coords = embed.umap_layout(graph, X, seed, min_dist)
-    timings["umap_s"] = time.perf_counter() - start
+    if overlap_leiden is None:
+        overlap_leiden = (n_jobs or 1) >= 2 and knn_method(X.shape[0], approximate_above) == (
+            "nndescent"
+        )
+    if not overlap_leiden:
+        start = time.perf_counter()
+        clusters = leiden_clusters(graph, resolution, seed)
+        timings["leiden_s"] = time.perf_counter() - start
+        start = time.perf_counter()
+        coords = embed.umap_layout(graph, X, seed, min_dist)
+        timings["umap_s"] = time.perf_counter() - start
+        return graph, clusters, coords
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    pair_start = time.perf_counter()
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        leiden = pool.submit(_leiden_timed, graph, float(resolution), int(seed))
+        start = time.perf_counter()
+        coords = embed.umap_layout(graph, X, seed, min_dist)
+        timings["umap_s"] = time.perf_counter() - start
+        clusters, timings["leiden_s"] = leiden.result()
+    timings["leiden_umap_s"] = time.perf_counter() - pair_start
     return graph, clusters, coords
