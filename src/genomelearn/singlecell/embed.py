@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-import anndata as ad
 import numpy as np
 import scipy.sparse as sp
 import torch
