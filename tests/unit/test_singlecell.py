@@ -350,6 +350,22 @@ def test_overlapped_leiden_gives_the_sequential_outputs():
     assert "leiden_umap_s" not in small
 
 
+def test_failed_overlapped_leiden_process_raises_with_its_stderr(tmp_path):
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; sys.stderr.write('igraph: out of memory'); sys.exit(3)",
+        ],
+        stderr=open(tmp_path / "stderr.txt", "w"),
+    )
+    with pytest.raises(RuntimeError, match="exited with 3:\n.*out of memory"):
+        graphs._finish_leiden_process(proc, tmp_path)
+
+
 def test_workflow_support_methods_and_targets():
     from pathlib import Path
 

@@ -781,13 +781,64 @@ def leiden_clusters(graph: sp.spmatrix, resolution: float = 1.0, seed: int = 0) 
     return holder.obs["leiden"].astype(str).to_numpy()
 
 
-def _leiden_timed(graph: sp.csr_matrix, resolution: float, seed: int) -> tuple[np.ndarray, float]:
-    """:func:`leiden_clusters` and its wall seconds (the body of the overlapped Leiden process)."""
+def _leiden_file_worker(workdir: str, resolution: str, seed: str) -> None:
+    """Body of the overlapped Leiden process: reads ``graph.npz`` in ``workdir``, writes
+    ``clusters.npy`` ((n,) str) and ``seconds.txt`` (Leiden's own wall seconds) there."""
     import time
+    from pathlib import Path
 
+    folder = Path(workdir)
+    graph = sp.load_npz(folder / "graph.npz")
     start = time.perf_counter()
-    clusters = leiden_clusters(graph, resolution, seed)
-    return clusters, time.perf_counter() - start
+    clusters = leiden_clusters(graph, float(resolution), int(seed))
+    seconds = time.perf_counter() - start
+    np.save(folder / "clusters.npy", np.asarray(clusters, dtype=str), allow_pickle=False)
+    (folder / "seconds.txt").write_text(f"{seconds!r}\n")
+
+
+def _start_leiden_process(graph: sp.spmatrix, resolution: float, seed: int, workdir):
+    """Start :func:`_leiden_file_worker` in a new interpreter (``python -c``: nothing of the
+    caller's ``__main__`` is re-run, unlike multiprocessing's spawn) on ``graph`` saved in
+    ``workdir``; returns the ``subprocess.Popen`` (stderr to ``workdir/stderr.txt``)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import genomelearn
+
+    folder = Path(workdir)
+    sp.save_npz(folder / "graph.npz", sp.csr_matrix(graph), compressed=False)
+    env = dict(os.environ)
+    package_root = str(Path(genomelearn.__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH", "")]))
+    code = (
+        "import sys; from genomelearn.singlecell.graphs import _leiden_file_worker as work; "
+        "work(*sys.argv[1:])"
+    )
+    with open(folder / "stderr.txt", "w") as err:
+        return subprocess.Popen(
+            [sys.executable, "-c", code, str(folder), repr(float(resolution)), str(int(seed))],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            env=env,
+        )
+
+
+def _finish_leiden_process(proc, workdir) -> tuple[np.ndarray, float]:
+    """Wait for :func:`_start_leiden_process`'s process; (clusters (n,) str, Leiden seconds).
+
+    Raises:
+        RuntimeError: the process failed (its stderr's last lines in the message).
+    """
+    from pathlib import Path
+
+    folder = Path(workdir)
+    if proc.wait() != 0:
+        tail = (folder / "stderr.txt").read_text(errors="replace")[-2000:]
+        raise RuntimeError(f"the overlapped Leiden process exited with {proc.returncode}:\n{tail}")
+    clusters = np.load(folder / "clusters.npy", allow_pickle=False)
+    return clusters.astype(str).astype(object), float((folder / "seconds.txt").read_text())
 
 
 def rapids_available() -> bool:
@@ -821,7 +872,8 @@ def neighbors_leiden_umap(
     partition no longer improves) and ``embed.umap_layout`` (umap-learn ``simplicial_set_embedding``
     on that graph). Leiden and the layout are independent given the graph and each is
     single-threaded (igraph; umap-learn's seeded layout), so with ``overlap_leiden`` Leiden runs in
-    a second process (``spawn``) while this one lays out the graph: the wall time of the pair is
+    a second Python process (the graph passed through a temporary ``.npz``) while this one lays
+    out the graph: the wall time of the pair is
     the longer of the two, not their sum, and the outputs are the same as in sequence (same graph,
     same seeds).
     ``backend="rapids"``: rapids-singlecell on the GPU (``rsc.pp.neighbors`` with
@@ -844,6 +896,7 @@ def neighbors_leiden_umap(
 
     Raises:
         ValueError: unknown backend, or ``"rapids"`` without rapids-singlecell and a GPU.
+        RuntimeError: the overlapped Leiden process failed (its stderr in the message).
     """
     import time
 
@@ -892,15 +945,19 @@ def neighbors_leiden_umap(
         coords = embed.umap_layout(graph, X, seed, min_dist)
         timings["umap_s"] = time.perf_counter() - start
         return graph, clusters, coords
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    import tempfile
 
     pair_start = time.perf_counter()
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        leiden = pool.submit(_leiden_timed, graph, float(resolution), int(seed))
-        start = time.perf_counter()
-        coords = embed.umap_layout(graph, X, seed, min_dist)
-        timings["umap_s"] = time.perf_counter() - start
-        clusters, timings["leiden_s"] = leiden.result()
+    with tempfile.TemporaryDirectory(prefix="genomelearn-leiden-") as workdir:
+        proc = _start_leiden_process(graph, resolution, seed, workdir)
+        try:
+            start = time.perf_counter()
+            coords = embed.umap_layout(graph, X, seed, min_dist)
+            timings["umap_s"] = time.perf_counter() - start
+            clusters, timings["leiden_s"] = _finish_leiden_process(proc, workdir)
+        finally:
+            if proc.poll() is None:  # the layout failed or was interrupted: stop Leiden too
+                proc.kill()
+                proc.wait()
     timings["leiden_umap_s"] = time.perf_counter() - pair_start
     return graph, clusters, coords
