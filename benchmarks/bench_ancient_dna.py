@@ -11,8 +11,11 @@ in one run:
   Arrow/numba threads set to 1), the process's peak RSS, and the CPU seconds of the whole process
   (interpreter start, imports, kernel load and extraction): the like-for-like figure beside
   mapDamage's, which is always a whole process;
-* the reader floor: CPU seconds to read the fields the extraction uses, with pysam's per-record
-  loop and (when installed) oxbow's Arrow batches, and nothing else;
+* ours again with ``ExtractionSettings(reader="pysam")`` (pysam's per-record loop in place of the
+  compiled htslib reader; same tables): the reader's gain, side by side;
+* the reader floor: CPU seconds to read the fields the extraction uses, with the compiled htslib
+  reader (:mod:`genomelearn.adna.htslib_reader`), pysam's per-record loop and (when installed)
+  oxbow's Arrow batches, and nothing else;
 * samtools view -c (one thread) and mapDamage -i BAM -r REF --no-stats --no-plot: wall seconds and
   CPU seconds of the child process (getrusage of children).
 
@@ -45,10 +48,10 @@ CHILD = r"""
 import json, resource, sys, time
 from genomelearn.adna import _kernels
 from genomelearn.adna.reads import ExtractionSettings, extract_to_parquet
-bam, ref, out = sys.argv[1:4]
+bam, ref, out, reader = sys.argv[1:5]
 load = _kernels.load()
 w, c = time.perf_counter(), time.process_time()
-res = extract_to_parquet(bam, "bench", out, ref or None, settings=ExtractionSettings())
+res = extract_to_parquet(bam, "bench", out, ref or None, settings=ExtractionSettings(reader=reader))
 cpu = time.process_time() - c
 u = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({"wall": time.perf_counter() - w, "cpu": cpu, "records": res.n_records,
@@ -72,7 +75,14 @@ import json, sys, time
 bam, reader = sys.argv[1:3]
 c = time.process_time()
 n = 0
-if reader == "pysam":
+if reader == "htslib":
+    from genomelearn.adna import htslib_reader
+    htslib_reader.load()
+    c = time.process_time()
+    with htslib_reader.HtslibReader(bam, bam) as r:
+        for b in r.batches():
+            n += len(b)
+elif reader == "pysam":
     import pysam
     for r in pysam.AlignmentFile(bam, check_sq=False).fetch(until_eof=True):
         (r.flag, r.reference_id, r.reference_start, r.mapping_quality, r.template_length, r.cigartuples,
@@ -123,9 +133,17 @@ def timed(cmd: list[str]) -> tuple[float, float]:
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def ours(bam: Path, ref: Path | None, tmp: Path) -> dict:
+def ours(bam: Path, ref: Path | None, tmp: Path, reader: str = "htslib") -> dict:
     out = subprocess.run(
-        [sys.executable, "-c", CHILD, str(bam), str(ref or ""), str(tmp / "bench.parquet")],
+        [
+            sys.executable,
+            "-c",
+            CHILD,
+            str(bam),
+            str(ref or ""),
+            str(tmp / "bench.parquet"),
+            reader,
+        ],
         check=True,
         capture_output=True,
         text=True,
@@ -210,6 +228,10 @@ def main() -> int:
             if k != 1:
                 repeat_bam(bam, path, k)
             best = min((ours(path, ref, tmp) for _ in range(args.runs)), key=lambda r: r["cpu"])
+            via_pysam = min(
+                (ours(path, ref, tmp, "pysam") for _ in range(args.runs)), key=lambda r: r["cpu"]
+            )
+            htslib_floor = min(floor(path, "htslib") for _ in range(args.runs))
             st_wall, st_cpu = min(
                 (
                     timed(["samtools", "view", "-c", "-@", "0", str(path)])
@@ -246,6 +268,9 @@ def main() -> int:
                     "reads_per_cpu_s": best["records"] / best["cpu"],
                     "reads_per_wall_s": best["records"] / best["wall"],
                     "peak_mb": best["peak_mb"],
+                    "ours_pysam_reader_cpu_s": via_pysam["cpu"],
+                    "pysam_over_htslib_reader": via_pysam["cpu"] / best["cpu"],
+                    "htslib_fields_cpu_s": htslib_floor,
                     "pysam_fields_cpu_s": pysam_floor,
                     "oxbow_batches_cpu_s": oxbow_floor,
                     "samtools_wall_s": st_wall,
@@ -268,6 +293,9 @@ def main() -> int:
         ("ours_wall_s", "wall s", ">8", ".3f"),
         ("reads_per_cpu_s", "reads/cpu s", ">12", ".0f"),
         ("peak_mb", "peak MB", ">8", ".0f"),
+        ("ours_pysam_reader_cpu_s", "ours(pysam)", ">12", ".3f"),
+        ("pysam_over_htslib_reader", "pysam/htslib", ">13", ".2f"),
+        ("htslib_fields_cpu_s", "htslib fields", ">14", ".3f"),
         ("pysam_fields_cpu_s", "pysam fields", ">13", ".3f"),
         ("oxbow_batches_cpu_s", "oxbow", ">7", ".3f"),
         ("samtools_cpu_s", "samtools cpu", ">13", ".3f"),
@@ -315,8 +343,10 @@ def main() -> int:
         f"target >= 500,000 reads/s on one core:        {'met' if speed >= 5e5 else 'NOT met'} (min {speed:,.0f})"
     )
     floor_speed = min(r["records"] / r["pysam_fields_cpu_s"] for r in rows)
+    htslib_speed = min(r["records"] / r["htslib_fields_cpu_s"] for r in rows)
     print(
-        f"reader floor (fields only, no work): pysam {floor_speed:,.0f} reads/s"
+        f"reader floor (fields only, no work): htslib reader {htslib_speed:,.0f} reads/s, "
+        f"pysam {floor_speed:,.0f} reads/s"
         + (
             f", oxbow {min(r['records'] / r['oxbow_batches_cpu_s'] for r in rows):,.0f} reads/s"
             if all(r["oxbow_batches_cpu_s"] == r["oxbow_batches_cpu_s"] for r in rows)

@@ -46,6 +46,7 @@ import pyarrow.parquet as pq
 
 from genomelearn.adna import _kernels
 from genomelearn.adna.bamcheck import open_bam
+from genomelearn.adna.htslib_reader import HtslibReader, RecordBatch
 from genomelearn.errors import InputError
 from genomelearn.io.fasta import open_fasta
 
@@ -124,6 +125,9 @@ class ExtractionSettings:
             (``min_mapq``, ``min_length`` and ``require_proper_pair`` are then set to 0, 0, False).
         mapdamage_length: positions from each end in the per-contig mapDamage counts
             (``misincorporation.txt``; mapDamage's ``--length``, default 70).
+        reader: ``"htslib"`` (default): records read by htslib in compiled code
+            (:mod:`genomelearn.adna.htslib_reader`); ``"pysam"``: pysam's per-record loop, the
+            reference the htslib reader is tested against (same tables and counts, slower).
     """
 
     min_mapq: int = 25
@@ -134,12 +138,15 @@ class ExtractionSettings:
     require_proper_pair: bool = True
     filters: str = "config"
     mapdamage_length: int = 70
+    reader: str = "htslib"
 
     def __post_init__(self):
         if self.bad_md not in ("error", "skip"):
             raise ValueError(f"bad_md must be 'error' or 'skip', got {self.bad_md!r}")
         if self.damage_positions < 1 or self.batch_size < 1 or self.mapdamage_length < 1:
             raise ValueError("damage_positions, mapdamage_length and batch_size must be >= 1")
+        if self.reader not in ("htslib", "pysam"):
+            raise ValueError(f"reader must be 'htslib' or 'pysam', got {self.reader!r}")
         if self.filters not in ("config", "mapdamage"):
             raise ValueError(f"filters must be 'config' or 'mapdamage', got {self.filters!r}")
         if self.filters == "mapdamage":
@@ -236,13 +243,13 @@ class Reference:
 
 
 def _joined(values, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """(uint8 bytes, int64 offsets of length n + 1) of a sequence of str (None counts as "")."""
+    """[uint8 bytes, int64 offsets of length n + 1] of a sequence of ASCII str (None counts as "")."""
     if None in values:
         values = [v or "" for v in values]
     lengths = np.fromiter(map(len, values), dtype=np.int64, count=n)
     off = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(lengths, out=off[1:])
-    return np.frombuffer("".join(values).encode("ascii"), dtype=np.uint8), off
+    return [np.frombuffer("".join(values).encode("ascii"), dtype=np.uint8), off]
 
 
 def _strings(data: np.ndarray, offsets: np.ndarray) -> pa.Array:
@@ -265,6 +272,47 @@ def _repeated(value: str, n: int) -> pa.Array:
 
 
 _SOURCES = pa.array(["read", "insert"])
+
+
+def _pysam_batches(records, batch_size: int, use_md: bool) -> Iterator[RecordBatch]:
+    """pysam records in :class:`~genomelearn.adna.htslib_reader.RecordBatch` batches (the
+    ``reader="pysam"`` path: the per-record loop only copies pysam's fields into tuples)."""
+    while True:
+        # the loop allocates only acyclic tuples and strings (freed by reference counting): the
+        # cyclic garbage collector, which would rescan every object of the process (numba's and
+        # pyarrow's too) about once per 700 tuples, is paused while a batch is read
+        gc_was_on = gc.isenabled()
+        gc.disable()
+        try:
+            if use_md:
+                chunk = list(islice(records, batch_size))
+                try:  # one tag lookup per read; a read without MD tag redoes the batch
+                    rows = [_fields(r) + (r.get_tag("MD"),) for r in chunk]
+                except KeyError:
+                    rows = [
+                        _fields(r) + ((r.get_tag("MD") if r.has_tag("MD") else None),)
+                        for r in chunk
+                    ]
+            else:
+                rows = [_fields(r) for r in islice(records, batch_size)]
+            if not rows:
+                return
+            n = len(rows)
+            cols = list(zip(*rows))
+            ints = [np.fromiter(cols[c], dtype=np.int64, count=n) for c in range(5)]
+            texts = []
+            for c in (8, 5, 6, 7):  # name, CIGAR, SEQ, QUAL
+                texts += _joined(cols[c], n)
+            if use_md:
+                texts += _joined(cols[9], n)
+                has_md = np.fromiter((m is not None for m in cols[9]), dtype=bool, count=n)
+            else:
+                texts += [_kernels.NO_BYTES, np.zeros(n + 1, dtype=np.int64)]
+                has_md = None
+        finally:
+            if gc_was_on:
+                gc.enable()
+        yield RecordBatch(*ints, *texts, has_md)
 
 
 def _fields(r) -> tuple:
@@ -365,50 +413,33 @@ class Extractor:
             self._checked_contigs = set()
             self._last = (-1, -1)  # (tid, pos) of the last placed record
             self._n_mapped = 0
-            records = bam.fetch(until_eof=True)
+            if s.reader == "htslib":
+                source = HtslibReader(self.bam_path, self.where, s.batch_size, want_md=use_md)
+                record_batches = source.batches()
+            else:
+                source = None
+                record_batches = _pysam_batches(bam.fetch(until_eof=True), s.batch_size, use_md)
             n_records = 0
-            while True:
-                # the loop allocates only acyclic tuples and strings (freed by reference
-                # counting): the cyclic garbage collector, which would rescan every object of
-                # the process (numba's and pyarrow's too) about once per 700 tuples, is paused
-                # while a batch is read and processed (about 10 % of the CPU time at 200,000 reads)
-                gc_was_on = gc.isenabled()
-                gc.disable()
-                try:
-                    if use_md:
-                        chunk = list(islice(records, s.batch_size))
-                        try:  # one tag lookup per read; a read without MD tag redoes the batch
-                            rows = [_fields(r) + (r.get_tag("MD"),) for r in chunk]
-                        except KeyError:
-                            rows = [
-                                _fields(r) + ((r.get_tag("MD") if r.has_tag("MD") else None),)
-                                for r in chunk
-                            ]
-                    else:
-                        # the only per-record Python work: copy pysam's fields (C getters) into tuples
-                        rows = [
-                            (
-                                r.flag,
-                                r.reference_id,
-                                r.reference_start,
-                                r.mapping_quality,
-                                r.template_length,
-                                r.cigarstring,
-                                r.query_sequence,
-                                r.query_qualities_str,
-                                r.query_name,
-                            )
-                            for r in islice(records, s.batch_size)
-                        ]
-                    if not rows:
-                        break
-                    batch = self._process(rows, n_records, contigs, contig_lengths, reference)
-                    n_records += len(rows)
-                finally:
-                    if gc_was_on:
-                        gc.enable()
-                if batch is not None:
-                    yield batch
+            try:
+                for records in record_batches:
+                    # the cyclic garbage collector is paused while a batch is processed (its
+                    # numpy/Arrow objects are acyclic; a collection would rescan every object of
+                    # the process)
+                    gc_was_on = gc.isenabled()
+                    gc.disable()
+                    try:
+                        batch = self._process(
+                            records, n_records, contigs, contig_lengths, reference
+                        )
+                    finally:
+                        if gc_was_on:
+                            gc.enable()
+                    n_records += len(records)
+                    if batch is not None:
+                        yield batch
+            finally:
+                if source is not None:
+                    source.close()
             if n_records == 0:
                 raise InputError(f"{self.where}: BAM contains no alignment records (empty BAM)")
             if expected_mapped is not None and self._n_mapped < expected_mapped:
@@ -431,7 +462,7 @@ class Extractor:
                 reference.close()
 
     # ------------------------------------------------------------------ vectorised batch work
-    def _filter(self, rows, rec0, contigs, flag, tid, pos, mapq, tlen, qlen):
+    def _filter(self, records, rec0, contigs, flag, tid, pos, mapq, tlen, qlen):
         """Checks (sort order, placement) and the read filter on one batch of records.
 
         Returns (kept record indices int64, fragment length int64, insert bool) of the batch.
@@ -448,7 +479,7 @@ class Extractor:
                 i = int(placed[u])
                 raise InputError(
                     f"{self.where}: BAM is not coordinate-sorted: record {rec0 + i + 1} "
-                    f"({rows[i][8]} at {contigs[tid[i]]}:{pos[i] + 1}) comes after "
+                    f"({records.text('name', i)} at {contigs[tid[i]]}:{pos[i] + 1}) comes after "
                     f"{contigs[t[u]]}:{p[u] + 1}; sort it with `samtools sort`"
                 )
             self._last = (int(t[-1]), int(p[-1]))
@@ -457,7 +488,8 @@ class Extractor:
         if len(orphan):
             i = int(orphan[0])
             raise InputError(
-                f"{self.where}: record {rec0 + i + 1} ({rows[i][8]}) is mapped without a contig"
+                f"{self.where}: record {rec0 + i + 1} ({records.text('name', i)}) is mapped "
+                f"without a contig"
             )
         f = self._filtered
         flagged = (flag & FILTERED_FLAGS) != 0
@@ -489,21 +521,19 @@ class Extractor:
         keep &= ~drop
         return np.flatnonzero(keep), length, insert
 
-    def _process(self, rows, rec0, contigs, contig_lengths, reference) -> pa.RecordBatch | None:
+    def _process(
+        self, records: RecordBatch, rec0, contigs, contig_lengths, reference
+    ) -> pa.RecordBatch | None:
         """Filter one batch of records and build its table; add its counts to the result."""
         s = self.settings
-        n_all = len(rows)
-        cols = list(zip(*rows))
-        flag = np.fromiter(cols[0], dtype=np.int64, count=n_all)
-        tid = np.fromiter(cols[1], dtype=np.int64, count=n_all)
-        pos = np.fromiter(cols[2], dtype=np.int64, count=n_all)
-        mapq = np.fromiter(cols[3], dtype=np.int64, count=n_all)
-        tlen = np.fromiter(cols[4], dtype=np.int64, count=n_all)
-        seqs = cols[6]
-        seq, seq_off = _joined(seqs, n_all)
+        n_all = len(records)
+        flag, tid, pos, mapq, tlen = (
+            records.flag, records.tid, records.pos, records.mapq, records.tlen
+        )  # fmt: skip
+        seq, seq_off = records.seq, records.seq_off
         qlen_all = np.diff(seq_off)
         kept, length_all, insert_all = self._filter(
-            rows, rec0, contigs, flag, tid, pos, mapq, tlen, qlen_all
+            records, rec0, contigs, flag, tid, pos, mapq, tlen, qlen_all
         )
         if not len(kept):
             return None
@@ -514,16 +544,14 @@ class Extractor:
                 if reference is not None:
                     reference.check_contig(contigs[t], contig_lengths[t])
                 self._checked_contigs.add(t)
-        names_all = cols[8]
         if use_md:
-            mds = cols[9]
-            if None in mds:
-                missing = np.array([m is None for m in mds])[kept]
+            if not records.has_md.all():
+                missing = ~records.has_md[kept]
                 if missing.any():
                     if s.bad_md != "skip":
                         i = int(kept[np.flatnonzero(missing)[0]])
                         raise InputError(
-                            f"{self.where}: read {names_all[i]!r} (record {rec0 + i + 1}) has no MD "
+                            f"{self.where}: read {records.text('name', i)!r} (record {rec0 + i + 1}) has no MD "
                             f"tag and no reference FASTA is given in the sample sheet; add MD tags "
                             f"with `samtools calmd`, give the reference, or set "
                             f"ancient_dna.extraction.bad_md: skip"
@@ -533,26 +561,18 @@ class Extractor:
                     ktid = tid[kept]
                     if not len(kept):
                         return None
-            md, md_off = _joined(mds, n_all)
-        else:
-            md, md_off = _kernels.NO_BYTES, np.zeros(n_all + 1, dtype=np.int64)
-        quals = cols[7]
-        if None in quals:
-            qual, qual_off = _joined(quals, n_all)
-        else:
-            qual = np.frombuffer("".join(quals).encode("ascii"), dtype=np.uint8)
-            qual_off = seq_off
+        md, md_off = records.md, records.md_off
+        qual, qual_off = records.qual, records.qual_off
         if len(qual) != len(seq) or not np.array_equal(qual_off, seq_off):
             ql = np.diff(qual_off)
             bad = np.flatnonzero((ql != 0) & (ql != qlen_all))
             if len(bad):
                 i = int(bad[0])
                 raise InputError(
-                    f"{self.where}: read {names_all[i]!r} (record {rec0 + i + 1}) has "
-                    f"{ql[i]} qualities for {qlen_all[i]} bases"
+                    f"{self.where}: read {records.text('name', i)!r} (record {rec0 + i + 1}) "
+                    f"has {ql[i]} qualities for {qlen_all[i]} bases"
                 )
-        cigars = cols[5]
-        cig, cig_off = _joined(cigars, n_all)
+        cig, cig_off = records.cigar, records.cigar_off
 
         n = len(kept)
         qlen = qlen_all[kept]
@@ -601,7 +621,7 @@ class Extractor:
                 scratch_ops, scratch_span, scratch_base,
             )  # fmt: skip
             if fatal >= 0:
-                self._raise(fatal, kept, rows, rec0, status, info, contigs[t], reference)
+                self._raise(fatal, kept, records, rec0, status, info, contigs[t], reference)
 
         keep = status == _kernels.OK
         if not keep.all():  # reads with a bad MD tag, skipped (bad_md: skip)
@@ -630,7 +650,7 @@ class Extractor:
         self.result.n_kept += len(sel)
 
         strand = np.where(rev_k, ord("-"), ord("+")).astype(np.uint8)
-        names = pa.array(names_all, type=pa.string())
+        names = _strings(records.name, records.name_off)
         table = pa.RecordBatch.from_arrays(
             [
                 pa.array(rec0 + kept),
@@ -660,14 +680,15 @@ class Extractor:
         )
         return table if len(sel) == n else table.filter(pa.array(keep))
 
-    def _raise(self, j, kept, rows, rec0, status, info, contig, reference) -> None:
+    def _raise(self, j, kept, records, rec0, status, info, contig, reference) -> None:
         """Raise the InputError of the first fatal read ``j`` of a kernel call."""
         i = int(kept[j])
-        name, record = rows[i][8], rec0 + i + 1
+        name, record = records.text("name", i), rec0 + i + 1
+        cigar = records.text("cigar", i)
         code = int(status[j])
         if code == _kernels.BAD_MD:
             raise InputError(
-                f"{self.where}: read {name!r} (record {record}): MD tag {rows[i][9]!r} disagrees "
+                f"{self.where}: read {name!r} (record {record}): MD tag {records.text('md', i)!r} disagrees "
                 f"with the CIGAR (covers {info[j, 0]} reference bases, CIGAR {info[j, 1]}); "
                 f"recompute it with `samtools calmd`, give the reference FASTA in the sample "
                 f"sheet, or set ancient_dna.extraction.bad_md: skip"
@@ -675,16 +696,16 @@ class Extractor:
         if code == _kernels.BAD_OP:
             raise InputError(
                 f"{self.where}: read {name!r} (record {record}) has unsupported CIGAR operation "
-                f"{chr(info[j, 0])!r} (CIGAR {rows[i][5]})"
+                f"{chr(info[j, 0])!r} (CIGAR {cigar})"
             )
         if code == _kernels.SKIP_NO_REF:
             raise InputError(
                 f"{self.where}: read {name!r} (record {record}) has unsupported CIGAR operation 3 "
-                f"(N, reference skip) and no reference FASTA is given (CIGAR {rows[i][5]})"
+                f"(N, reference skip) and no reference FASTA is given (CIGAR {cigar})"
             )
         if code == _kernels.BAD_QLEN:
             raise InputError(
-                f"{self.where}: read {name!r} (record {record}): its CIGAR {rows[i][5]} covers "
+                f"{self.where}: read {name!r} (record {record}): its CIGAR {cigar} covers "
                 f"{info[j, 0]} read bases but the read has {info[j, 1]}"
             )
         raise InputError(
