@@ -219,9 +219,12 @@ def read_batch(
             o += 1
         cig_off[n + 1] = o
         o = seq_off[n]
-        for i in range(l_qseq):
-            byte = np.int64(data[seq_o + (i >> 1)])
-            seq_buf[o + i] = seq_letters[(byte >> 4) if (i & 1) == 0 else (byte & 0xF)]
+        for i in range(l_qseq >> 1):  # two bases per byte (bam_seqi)
+            byte = data[seq_o + i]
+            seq_buf[o + 2 * i] = seq_letters[byte >> 4]
+            seq_buf[o + 2 * i + 1] = seq_letters[byte & 0xF]
+        if l_qseq & 1:
+            seq_buf[o + l_qseq - 1] = seq_letters[data[seq_o + (l_qseq >> 1)] >> 4]
         seq_off[n + 1] = o + l_qseq
         o = qual_off[n]
         if l_qseq > 0 and data[qual_o] != 0xFF:
