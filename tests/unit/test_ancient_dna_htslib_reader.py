@@ -194,3 +194,16 @@ def test_reader_validates_its_settings_and_opens_only_bams(tmp_path):
 def test_load_compiles_without_reading():
     htslib_reader.load()
     assert htslib_reader.read_batch.signatures
+
+
+def test_extraction_falls_back_to_pysam_without_htslib(tmp_path, monkeypatch):
+    ref = random_reference(2000, seed=8)
+    fasta = write_fasta(tmp_path / "ref.fa", {"chrS": ref})
+    bam = write_bam(tmp_path / "s.bam", {"chrS": 2000}, simulate_reads(ref, "chrS", 50, seed=8))
+    expected, _ = extract_table(bam, "S", fasta)
+    monkeypatch.setattr(htslib_reader, "available", lambda: False)
+    monkeypatch.setattr(
+        HtslibReader, "__init__", lambda *a, **k: pytest.fail("htslib reader used")
+    )
+    table, _ = extract_table(bam, "S", fasta)
+    assert table.num_rows == 50 and table.equals(expected)

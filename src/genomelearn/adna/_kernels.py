@@ -1,8 +1,9 @@
 """Compiled (numba) per-batch kernel of the read extraction: CIGAR and MD parsing, reference lookup,
 molecule orientation, per-read summaries and mapDamage's misincorporation counts in one pass.
 
-The BAM is decoded by pysam (htslib); this kernel only works on the text fields pysam returns
-(CIGAR string, SEQ, QUAL, MD), concatenated per batch into byte buffers with offsets. Each read is
+The BAM is decoded by htslib (:mod:`genomelearn.adna.htslib_reader`, or pysam); this kernel only
+works on the text fields as pysam returns them (CIGAR string, SEQ, QUAL, MD), concatenated per batch
+into byte buffers with offsets. Each read is
 visited once, each base a constant number of times, with no Python object per read or per base.
 
 Status codes written per read (``status``) and returned as the first fatal read (``-1``: none):

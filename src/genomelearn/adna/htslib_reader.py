@@ -18,6 +18,7 @@ MD tag's text with a flag saying whether the read has one.
 from __future__ import annotations
 
 import ctypes
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,11 +32,31 @@ from genomelearn.errors import InputError
 # ------------------------------------------------------------------ htslib through ctypes
 
 
+@functools.lru_cache(maxsize=1)
 def _library() -> ctypes.CDLL:
-    """pysam's bundled htslib (``pysam.libchtslib``), with the signatures used here."""
+    """The htslib pysam uses, with the signatures used here: pysam's ``libchtslib`` module, whose
+    symbol lookup also searches the libraries it links (a conda pysam links a separate
+    ``libhts``); else the system's ``libhts``.
+
+    Raises:
+        OSError: no htslib with ``sam_read1`` can be loaded (see :func:`available`).
+    """
+    import ctypes.util
+
     import pysam.libchtslib
 
-    lib = ctypes.CDLL(pysam.libchtslib.__file__)
+    lib = None
+    for path in (pysam.libchtslib.__file__, ctypes.util.find_library("hts")):
+        if path:
+            try:
+                candidate = ctypes.CDLL(path)
+                candidate.sam_read1  # noqa: B018 (raises AttributeError when absent)
+            except (OSError, AttributeError):
+                continue
+            lib = candidate
+            break
+    if lib is None:
+        raise OSError("no htslib exporting sam_read1 found (pysam.libchtslib, libhts)")
     lib.hts_open.restype = ctypes.c_void_p
     lib.hts_open.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
     lib.hts_close.restype = ctypes.c_int
@@ -49,6 +70,15 @@ def _library() -> ctypes.CDLL:
     lib.bam_destroy1.restype = None
     lib.bam_destroy1.argtypes = [ctypes.c_void_p]
     return lib
+
+
+def available() -> bool:
+    """True when htslib's functions can be loaded (else the extraction uses pysam's loop)."""
+    try:
+        _library()
+    except OSError:
+        return False
+    return True
 
 
 # ------------------------------------------------------------------ compiled helpers

@@ -1,11 +1,13 @@
 """Streaming read extraction: one pass over a BAM gives the per-read table and the damage counts.
 
-The BAM is read sequentially with pysam (htslib; no index needed). The only per-record Python work
-is a list comprehension copying pysam's fields (flag, contig, position, MAPQ, TLEN, CIGAR string,
-sequence, qualities, name; MD without a reference) for a batch of records; the read filter runs on
-the batch with numpy, and everything per base — CIGAR and MD parsing, reference lookup, reverse
-complement to molecule orientation, GC, mismatch counts, mismatch strings and the mapDamage-style
-misincorporation counts — in one compiled pass over the batch's concatenated bytes
+The BAM is read sequentially by htslib (no index needed) in compiled code
+(:mod:`genomelearn.adna.htslib_reader`: a numba loop over htslib's ``sam_read1`` copies each record's
+flag, contig, position, MAPQ, TLEN, CIGAR, sequence, qualities, name and, without a reference, MD
+tag into a batch's byte buffers; no Python object per read). pysam's per-record loop is kept as
+``ExtractionSettings(reader="pysam")``, the reference the compiled reader is tested against. The
+read filter runs on the batch with numpy, and everything per base — CIGAR and MD parsing, reference
+lookup, reverse complement to molecule orientation, GC, mismatch counts, mismatch strings and the
+mapDamage-style misincorporation counts — in one compiled pass over the batch's concatenated bytes
 (:func:`genomelearn.adna._kernels.process_reads`, numba; compiled once and cached on disk).
 
 Read filter (``ExtractionSettings``): mapped, primary (not secondary, not supplementary), not a
@@ -44,7 +46,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from genomelearn.adna import _kernels
+from genomelearn.adna import _kernels, htslib_reader
 from genomelearn.adna.bamcheck import open_bam
 from genomelearn.adna.htslib_reader import HtslibReader, RecordBatch
 from genomelearn.errors import InputError
@@ -126,8 +128,9 @@ class ExtractionSettings:
         mapdamage_length: positions from each end in the per-contig mapDamage counts
             (``misincorporation.txt``; mapDamage's ``--length``, default 70).
         reader: ``"htslib"`` (default): records read by htslib in compiled code
-            (:mod:`genomelearn.adna.htslib_reader`); ``"pysam"``: pysam's per-record loop, the
-            reference the htslib reader is tested against (same tables and counts, slower).
+            (:mod:`genomelearn.adna.htslib_reader`; pysam's loop where no htslib with
+            ``sam_read1`` can be loaded); ``"pysam"``: pysam's per-record loop, the reference the
+            htslib reader is tested against (same tables and counts, slower).
     """
 
     min_mapq: int = 25
@@ -333,11 +336,11 @@ def _fields(r) -> tuple:
 class Extractor:
     """One streaming pass over a BAM: per-read tables (batches) and damage/length counts.
 
-    The per-record loop only copies pysam's fields (flag, contig, position, MAPQ, TLEN, CIGAR
-    string, SEQ, QUAL, name and, without a reference, MD) into a list comprehension; the read filter
-    is applied on whole batches with numpy, and everything per base (CIGAR/MD parsing, reference
-    lookup, reverse complement, mismatch strings, mapDamage counts) in one compiled pass
-    (:func:`genomelearn.adna._kernels.process_reads`).
+    Records arrive in batches of byte buffers from the compiled htslib reader
+    (:class:`genomelearn.adna.htslib_reader.HtslibReader`; or pysam's loop with
+    ``settings.reader="pysam"``); the read filter is applied on whole batches with numpy, and
+    everything per base (CIGAR/MD parsing, reference lookup, reverse complement, mismatch strings,
+    mapDamage counts) in one compiled pass (:func:`genomelearn.adna._kernels.process_reads`).
 
     Args:
         bam_path: coordinate-sorted BAM.
@@ -353,7 +356,7 @@ class Extractor:
             another length); a read without MD tag when no reference is given; an MD tag that
             disagrees with the CIGAR; an unsupported CIGAR operation; a read past the end of its
             contig; no read passing the filter; fewer mapped records than the index reports
-            (truncated file).
+            (truncated file); a record htslib cannot read (truncated or corrupt BAM).
     """
 
     def __init__(
@@ -413,7 +416,7 @@ class Extractor:
             self._checked_contigs = set()
             self._last = (-1, -1)  # (tid, pos) of the last placed record
             self._n_mapped = 0
-            if s.reader == "htslib":
+            if s.reader == "htslib" and htslib_reader.available():
                 source = HtslibReader(self.bam_path, self.where, s.batch_size, want_md=use_md)
                 record_batches = source.batches()
             else:
