@@ -207,3 +207,10 @@ def test_extraction_falls_back_to_pysam_without_htslib(tmp_path, monkeypatch):
     )
     table, _ = extract_table(bam, "S", fasta)
     assert table.num_rows == 50 and table.equals(expected)
+
+
+def test_reader_fields_equal_pysam_on_every_bam_of_the_data_mirror(data_mirror):
+    bams = sorted((data_mirror / "ancient_dna").rglob("*.bam"))
+    assert bams
+    for bam in bams:
+        assert _reader_fields(bam, batch_size=5000) == _pysam_fields(bam), bam
