@@ -246,13 +246,13 @@ class Reference:
 
 
 def _joined(values, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """[uint8 bytes, int64 offsets of length n + 1] of a sequence of ASCII str (None counts as "")."""
+    """(uint8 bytes, int64 offsets of length n + 1) of a sequence of ASCII str (None counts as "")."""
     if None in values:
         values = [v or "" for v in values]
     lengths = np.fromiter(map(len, values), dtype=np.int64, count=n)
     off = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(lengths, out=off[1:])
-    return [np.frombuffer("".join(values).encode("ascii"), dtype=np.uint8), off]
+    return np.frombuffer("".join(values).encode("ascii"), dtype=np.uint8), off
 
 
 def _strings(data: np.ndarray, offsets: np.ndarray) -> pa.Array:
@@ -310,7 +310,7 @@ def _pysam_batches(records, batch_size: int, use_md: bool) -> Iterator[RecordBat
                 texts += _joined(cols[9], n)
                 has_md = np.fromiter((m is not None for m in cols[9]), dtype=bool, count=n)
             else:
-                texts += [_kernels.NO_BYTES, np.zeros(n + 1, dtype=np.int64)]
+                texts += (_kernels.NO_BYTES, np.zeros(n + 1, dtype=np.int64))
                 has_md = None
         finally:
             if gc_was_on:

@@ -838,7 +838,7 @@ def _finish_leiden_process(proc, workdir) -> tuple[np.ndarray, float]:
         tail = (folder / "stderr.txt").read_text(errors="replace")[-2000:]
         raise RuntimeError(f"the overlapped Leiden process exited with {proc.returncode}:\n{tail}")
     clusters = np.load(folder / "clusters.npy", allow_pickle=False)
-    return clusters.astype(str).astype(object), float((folder / "seconds.txt").read_text())
+    return clusters.astype(object), float((folder / "seconds.txt").read_text())
 
 
 def rapids_available() -> bool:
@@ -873,9 +873,8 @@ def neighbors_leiden_umap(
     on that graph). Leiden and the layout are independent given the graph and each is
     single-threaded (igraph; umap-learn's seeded layout), so with ``overlap_leiden`` Leiden runs in
     a second Python process (the graph passed through a temporary ``.npz``) while this one lays
-    out the graph: the wall time of the pair is
-    the longer of the two, not their sum, and the outputs are the same as in sequence (same graph,
-    same seeds).
+    out the graph: the wall time of the pair is the longer of the two, not their sum, and the
+    outputs are the same as in sequence (same graph, same seeds).
     ``backend="rapids"``: rapids-singlecell on the GPU (``rsc.pp.neighbors`` with
     n_neighbors = k + 1 on ``X``, ``rsc.tl.leiden``, ``rsc.tl.umap`` on that graph);
     ``"auto"``: rapids when :func:`rapids_available`, else CPU.
