@@ -104,6 +104,60 @@ def test_small_batches_give_the_same_result(tmp_path):
     assert np.array_equal(rb.damage_counts, rs.damage_counts)
 
 
+def _clipped_reads(ref: str, n: int, seed: int, split: bool) -> list[dict]:
+    """Reads with soft clips (0-7 bases at either end), N bases (in clips and in the aligned part),
+    mismatches and varied qualities, on both strands; ``split`` spells the one M operation as two
+    (same alignment, e.g. 5S10M20M3S for 5S30M3S), which the kernel sends down its general path."""
+    rng = np.random.default_rng(seed)
+    reads = []
+    for r in range(n):
+        m = int(rng.integers(20, 110))
+        left, right = (int(x) for x in rng.integers(0, 8, size=2) * (rng.random(2) < 0.6))
+        pos = int(rng.integers(0, len(ref) - m))
+        aligned = list(ref[pos : pos + m])
+        for b in rng.choice(m, size=int(rng.integers(0, 4)), replace=False):
+            aligned[b] = "ACGTN"[int(rng.integers(0, 5))]
+        clip = lambda k: "".join(rng.choice(list("ACGTN"), size=k))  # noqa: E731
+        seq = clip(left) + "".join(aligned) + clip(right)
+        ops = f"{m // 3}M{m - m // 3}M" if split else f"{m}M"
+        cigar = (f"{left}S" if left else "") + ops + (f"{right}S" if right else "")
+        qual = "".join(chr(33 + int(q)) for q in rng.integers(2, 41, size=len(seq)))
+        flag = 16 if rng.random() < 0.5 else 0
+        reads.append(
+            {"name": f"r{r}", "flag": flag, "contig": "chrT", "pos": pos, "cigar": cigar,
+             "seq": seq, "qual": qual}
+        )  # fmt: skip
+    return reads
+
+
+@pytest.mark.parametrize("use_md", [False, True])
+def test_one_block_reads_equal_the_general_path(tmp_path, use_md):
+    """The kernel's one-block path (one M between optional soft clips) gives the same per-read
+    table and counts as its general path, which the same alignments with the M split in two take."""
+    ref = random_reference(3000, seed=11)
+    fasta = write_fasta(tmp_path / "ref.fa", {"chrT": ref})
+    out = []
+    for split in (False, True):
+        bam = write_bam(
+            tmp_path / f"split{split}.bam", {"chrT": len(ref)}, _clipped_reads(ref, 500, 9, split)
+        )
+        if use_md:
+            bam = add_md(bam, fasta, tmp_path / f"split{split}.md.bam")
+        out.append(extract_table(bam, "s", None if use_md else fasta, settings=ALL))
+    (one_block, res1), (general, res2) = out
+    assert one_block.num_rows == 500
+    for col in one_block.column_names:
+        assert one_block.column(col).equals(general.column(col)), col
+    assert np.array_equal(res1.damage_counts, res2.damage_counts)
+    for t in res1.contig_counts:
+        assert np.array_equal(res1.contig_counts[t], res2.contig_counts[t])
+        assert np.array_equal(res1.soft_clips[t], res2.soft_clips[t])
+    assert res1.aligned_lengths == res2.aligned_lengths
+    df = one_block.to_pandas()
+    assert df["reference"].str.contains("-").any() and df["sequence"].str.contains("N").any()
+    assert res1.damage_counts.sum() > 0
+
+
 def test_filters_and_paired_lengths(tmp_path):
     ref = random_reference(1000, seed=7)
     fasta = write_fasta(tmp_path / "ref.fa", {"chrT": ref})

@@ -29,7 +29,56 @@ CIGAR_OP = np.full(256, 9, dtype=np.int64)
 for _i, _c in enumerate("MIDNSHP=X"):
     CIGAR_OP[ord(_c)] = _i
 
-_N, _GAP = 4, 5
+# base codes used everywhere in this package (A C G T N - = 0..5) and the byte lookup tables
+A, C, G, T, N, GAP = 0, 1, 2, 3, 4, 5
+_N, _GAP = N, GAP
+CODE_LUT = np.full(256, N, dtype=np.uint8)
+for _i, _b in enumerate("ACGT"):
+    CODE_LUT[ord(_b)] = _i
+    CODE_LUT[ord(_b.lower())] = _i
+CODE_LUT[ord("-")] = GAP
+COMPLEMENT_CODE = np.array([T, G, C, A, N, GAP], dtype=np.uint8)
+COMPLEMENT_ASCII = np.arange(256, dtype=np.uint8)
+for _a, _b in zip("ACGTNacgtn", "TGCANtgcan"):
+    COMPLEMENT_ASCII[ord(_a)] = ord(_b)
+UPPER_ASCII = np.arange(256, dtype=np.uint8)
+UPPER_ASCII[ord("a") : ord("z") + 1] -= 32
+
+
+def _pair_tables():
+    """Tables of the one-block path. A pair code is reference code * 6 + read code for a counted
+    pair (both A C G T: 0..35, the index of mapDamage's 6 x 6 count matrix), 36 when either base
+    is N (or another IUPAC letter) and 37 for a gap (a soft-clipped base).
+
+    Returns:
+        pair_code (uint8, 65536: (reference byte << 8) | read byte), clip_pair (uint8, 256: read
+        byte of a soft-clipped base), ms_char (uint8, 38: the mismatch-string character of a pair
+        code: '.', the reference base, 'N' or '-'), mismatch (int64, 38: 1 for a counted pair of
+        two different bases), base_count (int64, 256: per read byte, 1 for A C G T plus 2**32 for
+        G or C, so that one sum gives both counts of a read).
+    """
+    r = np.arange(256)[:, None]
+    s = np.arange(256)[None, :]
+    rc, sc = CODE_LUT[r].astype(np.int64), CODE_LUT[s].astype(np.int64)
+    pair = np.where(
+        (rc == N) | (sc == N), 36, np.where((rc == GAP) | (sc == GAP), 37, rc * 6 + sc)
+    )
+    pair_code = pair.astype(np.uint8).ravel()
+    clip_pair = np.where(CODE_LUT == N, 36, 37).astype(np.uint8)
+    ms_char = np.full(38, ord("N"), dtype=np.uint8)  # codes with a 4 or 5 below 36 never occur
+    mismatch = np.zeros(38, dtype=np.int64)
+    for rcode in range(4):
+        for scode in range(4):
+            pc = rcode * 6 + scode
+            ms_char[pc] = ord(".") if rcode == scode else ord("ACGT"[rcode])
+            mismatch[pc] = rcode != scode
+    ms_char[37] = ord("-")
+    base_count = np.where(CODE_LUT < N, 1, 0).astype(np.int64)
+    base_count[(CODE_LUT == C) | (CODE_LUT == G)] += 1 << 32
+    return pair_code, clip_pair, ms_char, mismatch, base_count
+
+
+_PAIR_CODE, _CLIP_PAIR, _MS_CHAR, _MISMATCH, _BASE_COUNT = _pair_tables()
 
 
 def _jit(**options):
@@ -46,6 +95,79 @@ def _jit(**options):
 
 
 NO_BYTES = np.frombuffer(b"", dtype=np.uint8)  # read-only, as every byte buffer of a batch
+
+
+# One-block reads (one M/=/X operation between optional soft clips: nearly every read) take these
+# small functions over slices of one read: with indices that start at 0 and few live values, the
+# compiler keeps the loops in registers without index wrap-around checks (about twice as fast as
+# the same loops inline in process_reads, which has too many live arrays).
+
+
+@_jit(nogil=True)
+def _aligned_forward(seq, ref, out_seq, out_ref, pair, base_counts):
+    """Aligned bases of a forward read (all uint8, same length): copy the read and reference
+    bytes, write each base's pair code; returns (base_counts + the read's, mismatches)."""
+    mism = 0
+    for b in range(seq.shape[0]):
+        sb = seq[b]
+        rb = ref[b]
+        out_seq[b] = sb
+        out_ref[b] = rb
+        base_counts += _BASE_COUNT[sb]
+        pc = _PAIR_CODE[(np.int64(rb) << 8) | sb]
+        pair[b] = pc
+        mism += _MISMATCH[pc]
+    return base_counts, mism
+
+
+@_jit(nogil=True)
+def _aligned_reverse(seq, ref, out_seq, out_ref, pair, complement, base_counts):
+    """As :func:`_aligned_forward` for a reverse read: the outputs are the reverse complement
+    (molecule orientation) of ``seq`` and ``ref`` (alignment orientation)."""
+    mism = 0
+    n = seq.shape[0]
+    for b in range(n):
+        sb = complement[seq[n - 1 - b]]
+        rb = complement[ref[n - 1 - b]]
+        out_seq[b] = sb
+        out_ref[b] = rb
+        base_counts += _BASE_COUNT[sb]
+        pc = _PAIR_CODE[(np.int64(rb) << 8) | sb]
+        pair[b] = pc
+        mism += _MISMATCH[pc]
+    return base_counts, mism
+
+
+@_jit(nogil=True)
+def _reversed_copy(src, dst):
+    """dst[b] = src[n - 1 - b]."""
+    n = src.shape[0]
+    for b in range(n):
+        dst[b] = src[n - 1 - b]
+
+
+@_jit(nogil=True)
+def _mismatch_strings(pair, ms5, ms3):
+    """Mismatch strings of one read (molecule orientation) from its pair codes: ``ms5[b]`` for
+    base b from the 5' end, ``ms3[b]`` for base b from the 3' end."""
+    n = pair.shape[0]
+    for b in range(ms5.shape[0]):
+        ms5[b] = _MS_CHAR[pair[b]]
+        ms3[b] = _MS_CHAR[pair[n - 1 - b]]
+
+
+@_jit(nogil=True)
+def _count_ends(pair, counts5, counts3):
+    """Add the pair codes of a read's aligned columns (molecule orientation) at their distance
+    from the 5' end to ``counts5`` and from the 3' end to ``counts3`` (int64, flat (P, 36))."""
+    n = pair.shape[0]
+    for p in range(min(n, counts5.shape[0] // 36)):
+        pc = pair[p]
+        if pc < 36:
+            counts5[p * 36 + pc] += 1
+        pc = pair[n - 1 - p]
+        if pc < 36:
+            counts3[p * 36 + pc] += 1
 
 
 @_jit(nogil=True)
@@ -194,6 +316,15 @@ def process_reads(
         sc5_out[j] = sc5
         sc3_out[j] = sc3
         span_out[j] = span
+        # one M/=/X operation between optional soft clips (after hard clips)
+        m = first
+        if m < last and scratch_ops[0, m] == 4:
+            m += 1
+        m2 = m + 1
+        if m2 < last and scratch_ops[0, m2] == 4:
+            m2 += 1
+        op = scratch_ops[0, m] if m < last else 9
+        one_block = m2 == last and (op == 0 or op == 7 or op == 8)
         # ---- MD mode: the reference over M/=/X and D columns, in reference order
         if use_md:
             m0 = md_off[i]
@@ -296,6 +427,65 @@ def process_reads(
                 if skip_bad_md:
                     continue
                 return j
+        # ---- one-block reads: per base in molecule orientation, straight from the reference
+        if one_block:
+            ml = scratch_ops[1, m]
+            r0 = pos[i]
+            if use_md:
+                ref_seg = scratch_span[:ml]
+            else:
+                if r0 + ml > refarr.shape[0]:
+                    status[j] = PAST_END
+                    info[j, 0] = refarr.shape[0]
+                    return j
+                ref_seg = refarr[r0 : r0 + ml]
+            pair_row = scratch_base[2]
+            c0 = sc3 if is_rev else sc5  # the molecule's 5' clip
+            c1 = c0 + ml
+            xl = comp_ascii if is_rev else upper
+            base_counts = 0  # A C G T bases + (G or C bases << 32)
+            for b in range(c0):  # 5' soft clip
+                sb = xl[seq[s0 + (qlen - 1 - b if is_rev else b)]]
+                out_seq[o0 + b] = sb
+                out_ref[o0 + b] = 45  # '-'
+                base_counts += _BASE_COUNT[sb]
+                pair_row[b] = _CLIP_PAIR[sb]
+            if is_rev:
+                base_counts, mism = _aligned_reverse(
+                    seq[s0 + sc5 : s0 + sc5 + ml], ref_seg, out_seq[o0 + c0 : o0 + c1],
+                    out_ref[o0 + c0 : o0 + c1], pair_row[c0:c1], comp_ascii, base_counts,
+                )  # fmt: skip
+            else:
+                base_counts, mism = _aligned_forward(
+                    seq[s0 + c0 : s0 + c1], ref_seg, out_seq[o0 + c0 : o0 + c1],
+                    out_ref[o0 + c0 : o0 + c1], pair_row[c0:c1], base_counts,
+                )  # fmt: skip
+            for b in range(c1, qlen):  # 3' soft clip
+                sb = xl[seq[s0 + (qlen - 1 - b if is_rev else b)]]
+                out_seq[o0 + b] = sb
+                out_ref[o0 + b] = 45
+                base_counts += _BASE_COUNT[sb]
+                pair_row[b] = _CLIP_PAIR[sb]
+            if not has_qual:
+                out_qual[o0 : o0 + qlen] = 63  # '?'
+            elif is_rev:
+                _reversed_copy(qual[q0 : q0 + qlen], out_qual[o0 : o0 + qlen])
+            else:
+                out_qual[o0 : o0 + qlen] = qual[q0 : q0 + qlen]
+            n_acgt = base_counts & 0xFFFFFFFF
+            n_gc = base_counts >> 32
+            gc[j] = np.float32(n_gc / n_acgt) if n_acgt > 0 else np.float32(np.nan)
+            n_mism[j] = mism
+            kk = min(qlen, k)
+            k0 = k_off[j]
+            _mismatch_strings(pair_row[:qlen], ms5[k0 : k0 + kk], ms3[k0 : k0 + kk])
+            strand = 1 if is_rev else 0
+            key5 = ((lt[j] * 4 + strand) * n_pos) * 36
+            key3 = ((lt[j] * 4 + 2 + strand) * n_pos) * 36
+            _count_ends(
+                pair_row[c0:c1], counts[key5 : key5 + n_pos * 36], counts[key3 : key3 + n_pos * 36]
+            )
+            continue
         # ---- reference per read base (alignment orientation, scratch_base[0]); '-' if not aligned
         simple = True  # one M/=/X block between the clips: the columns are the aligned bases
         q = 0
@@ -492,8 +682,6 @@ def load() -> float:
         CPU seconds the load took.
     """
     import time
-
-    from genomelearn.adna.reads import CODE_LUT, COMPLEMENT_ASCII, COMPLEMENT_CODE, UPPER_ASCII
 
     from genomelearn.adna import htslib_reader
 

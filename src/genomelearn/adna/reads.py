@@ -47,24 +47,23 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from genomelearn.adna import _kernels, htslib_reader
+from genomelearn.adna._kernels import (  # noqa: F401 (base codes and tables, used package-wide)
+    CODE_LUT,
+    COMPLEMENT_ASCII,
+    COMPLEMENT_CODE,
+    GAP,
+    UPPER_ASCII,
+    A,
+    C,
+    G,
+    N,
+    T,
+)
 from genomelearn.adna.bamcheck import open_bam
 from genomelearn.adna.htslib_reader import HtslibReader, RecordBatch
 from genomelearn.errors import InputError
 from genomelearn.io.fasta import open_fasta
 
-# base codes used everywhere in this package
-A, C, G, T, N, GAP = 0, 1, 2, 3, 4, 5
-CODE_LUT = np.full(256, N, dtype=np.uint8)
-for _i, _b in enumerate("ACGT"):
-    CODE_LUT[ord(_b)] = _i
-    CODE_LUT[ord(_b.lower())] = _i
-CODE_LUT[ord("-")] = GAP
-COMPLEMENT_CODE = np.array([T, G, C, A, N, GAP], dtype=np.uint8)
-COMPLEMENT_ASCII = np.arange(256, dtype=np.uint8)
-for _a, _b in zip("ACGTNacgtn", "TGCANtgcan"):
-    COMPLEMENT_ASCII[ord(_a)] = ord(_b)
-UPPER_ASCII = np.arange(256, dtype=np.uint8)
-UPPER_ASCII[ord("a") : ord("z") + 1] -= 32
 
 FILTERED_FLAGS = (
     0x4 | 0x100 | 0x200 | 0x400 | 0x800
