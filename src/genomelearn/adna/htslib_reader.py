@@ -146,6 +146,32 @@ for _code in (b"i", b"I", b"f"):
 MORE, END, FULL, BAD_AUX = 0, 1, 2, 3
 
 
+# per-field copies over slices of one record (indices from 0, few live values: the compiler keeps
+# these loops in registers, which it does not inside read_batch's many live buffers)
+@njit(cache=True, nogil=True)
+def _copy(src, dst):
+    for i in range(dst.shape[0]):
+        dst[i] = src[i]
+
+
+@njit(cache=True, nogil=True)
+def _decode_seq(packed, dst, letters):
+    """SEQ from its 4-bit codes, two bases per byte, high nibble first (``bam_seqi``)."""
+    n = dst.shape[0]
+    for i in range(n >> 1):
+        byte = packed[i]
+        dst[2 * i] = letters[byte >> 4]
+        dst[2 * i + 1] = letters[byte & 0xF]
+    if n & 1:
+        dst[n - 1] = letters[packed[n >> 1] >> 4]
+
+
+@njit(cache=True, nogil=True)
+def _phred33(src, dst):
+    for i in range(dst.shape[0]):
+        dst[i] = src[i] + 33
+
+
 @njit(cache=True, nogil=True)
 def read_batch(
     read_fn,
@@ -229,8 +255,7 @@ def read_batch(
         flag[n] = _u16(core, 16)
         tlen[n] = _i64(core, 40)
         o = name_off[n]
-        for i in range(name_len):
-            name_buf[o + i] = data[i]
+        _copy(data[:name_len], name_buf[o : o + name_len])
         name_off[n + 1] = o + name_len
         o = cig_off[n]
         for c in range(n_cigar):
@@ -249,17 +274,11 @@ def read_batch(
             o += 1
         cig_off[n + 1] = o
         o = seq_off[n]
-        for i in range(l_qseq >> 1):  # two bases per byte (bam_seqi)
-            byte = data[seq_o + i]
-            seq_buf[o + 2 * i] = seq_letters[byte >> 4]
-            seq_buf[o + 2 * i + 1] = seq_letters[byte & 0xF]
-        if l_qseq & 1:
-            seq_buf[o + l_qseq - 1] = seq_letters[data[seq_o + (l_qseq >> 1)] >> 4]
+        _decode_seq(data[seq_o:qual_o], seq_buf[o : o + l_qseq], seq_letters)
         seq_off[n + 1] = o + l_qseq
         o = qual_off[n]
         if l_qseq > 0 and data[qual_o] != 0xFF:
-            for i in range(l_qseq):
-                qual_buf[o + i] = data[qual_o + i] + 33
+            _phred33(data[qual_o:aux_o], qual_buf[o : o + l_qseq])
             qual_off[n + 1] = o + l_qseq
         else:
             qual_off[n + 1] = o
