@@ -39,9 +39,11 @@ def _pysam_fields(path) -> list[tuple]:
         ]
 
 
-def _reader_fields(path, batch_size=7, want_md=True) -> list[tuple]:
+def _reader_fields(path, batch_size=7, want_md=True, prefer_libdeflate=True) -> list[tuple]:
     out = []
-    with HtslibReader(path, f"file {path}", batch_size=batch_size, want_md=want_md) as reader:
+    with HtslibReader(
+        path, f"file {path}", batch_size, want_md, prefer_libdeflate=prefer_libdeflate
+    ) as reader:
         for b in reader.batches():
             assert len(b) <= batch_size
             for i in range(len(b)):
@@ -127,15 +129,21 @@ def _varied_bam(path):
     return path, fasta
 
 
-def test_reader_fields_equal_pysam_on_varied_records(tmp_path):
+@pytest.mark.parametrize("prefer_libdeflate", [True, False])
+def test_reader_fields_equal_pysam_on_varied_records(tmp_path, prefer_libdeflate):
+    """Both htslib builds the reader may load (the system's with libdeflate where there is one,
+    and pysam's own) give pysam's fields."""
     path, fasta = _varied_bam(tmp_path / "v.bam")
     with_md = add_md(path, fasta, tmp_path / "md.bam")
+    kw = dict(prefer_libdeflate=prefer_libdeflate)
     for bam in (path, with_md):
         expected = _pysam_fields(bam)
         assert len(expected) == 8
-        assert _reader_fields(bam, batch_size=3) == expected
-        assert _reader_fields(bam, batch_size=1000) == expected
-        assert [r[:9] for r in _reader_fields(bam, want_md=False)] == [r[:9] for r in expected]
+        assert _reader_fields(bam, batch_size=3, **kw) == expected
+        assert _reader_fields(bam, batch_size=1000, **kw) == expected
+        assert [r[:9] for r in _reader_fields(bam, want_md=False, **kw)] == [
+            r[:9] for r in expected
+        ]
     assert any(r[9] for r in _pysam_fields(with_md))
 
 
@@ -209,8 +217,23 @@ def test_extraction_falls_back_to_pysam_without_htslib(tmp_path, monkeypatch):
     assert table.num_rows == 50 and table.equals(expected)
 
 
-def test_reader_fields_equal_pysam_on_every_bam_of_the_data_mirror(data_mirror):
+@pytest.mark.parametrize("prefer_libdeflate", [True, False])
+def test_reader_fields_equal_pysam_on_every_bam_of_the_data_mirror(data_mirror, prefer_libdeflate):
     bams = sorted((data_mirror / "ancient_dna").rglob("*.bam"))
     assert bams
     for bam in bams:
-        assert _reader_fields(bam, batch_size=5000) == _pysam_fields(bam), bam
+        fields = _reader_fields(bam, batch_size=5000, prefer_libdeflate=prefer_libdeflate)
+        assert fields == _pysam_fields(bam), bam
+
+
+def test_library_choice_is_reported():
+    """The reader says which htslib it loaded; the system's is only preferred when it is built
+    with libdeflate and is 1.10 or later (the bam1_t layout read here)."""
+    info = htslib_reader.library_info()
+    assert set(info) == {"path", "version", "libdeflate"}
+    version = tuple(int(x) for x in info["version"].split("."))
+    assert version >= (1, 10)
+    pysam_first = htslib_reader._library(False)
+    assert "libchtslib" in pysam_first.genomelearn_path or pysam_first is htslib_reader._library()
+    if "libchtslib" not in info["path"]:
+        assert info["libdeflate"]

@@ -32,11 +32,41 @@ from genomelearn.errors import InputError
 # ------------------------------------------------------------------ htslib through ctypes
 
 
-@functools.lru_cache(maxsize=1)
-def _library() -> ctypes.CDLL:
-    """The htslib pysam uses, with the signatures used here: pysam's ``libchtslib`` module, whose
-    symbol lookup also searches the libraries it links (a conda pysam links a separate
-    ``libhts``); else the system's ``libhts``.
+HTS_FEATURE_LIBDEFLATE = 1 << 20  # htslib hts.h: built with libdeflate (faster BGZF inflate)
+
+
+def _version(lib: ctypes.CDLL) -> tuple[int, ...]:
+    """htslib's ``hts_version()`` as a tuple of ints, e.g. (1, 16); () if it cannot be parsed."""
+    lib.hts_version.restype = ctypes.c_char_p
+    text = lib.hts_version().decode("ascii", "replace")
+    parts = []
+    for part in text.split("-")[0].split(".")[:3]:
+        if not part.isdigit():
+            break
+        parts.append(int(part))
+    return tuple(parts)
+
+
+def _has_libdeflate(lib: ctypes.CDLL) -> bool:
+    try:
+        lib.hts_features.restype = ctypes.c_uint
+        return bool(lib.hts_features() & HTS_FEATURE_LIBDEFLATE)
+    except AttributeError:  # htslib < 1.11 has no hts_features
+        return False
+
+
+@functools.lru_cache(maxsize=2)
+def _library(prefer_libdeflate: bool = True) -> ctypes.CDLL:
+    """An htslib with the signatures used here.
+
+    Candidates, in order: the system's ``libhts`` when it is version 1.10 or later (the ``bam1_t``
+    layout read here) and built with libdeflate (``hts_features``), because BGZF decompression is
+    most of the reading time and libdeflate inflates faster than zlib, with which pysam's wheels
+    build their htslib (``prefer_libdeflate``); pysam's ``libchtslib`` module (whose symbol lookup
+    also searches the libraries it links: a conda pysam links a separate ``libhts``); else the
+    system's ``libhts`` of any version from 1.10. Each library is loaded with its own symbol scope
+    (``RTLD_LOCAL``), so a second htslib in the process does not interpose on pysam's.
+    Which one is used: :func:`library_info`.
 
     Raises:
         OSError: no htslib with ``sam_read1`` can be loaded (see :func:`available`).
@@ -45,16 +75,25 @@ def _library() -> ctypes.CDLL:
 
     import pysam.libchtslib
 
+    system = ctypes.util.find_library("hts")
+    candidates = [(system, True)] if prefer_libdeflate and system else []
+    candidates += [(pysam.libchtslib.__file__, False), (system, False)]
     lib = None
-    for path in (pysam.libchtslib.__file__, ctypes.util.find_library("hts")):
-        if path:
-            try:
-                candidate = ctypes.CDLL(path)
-                candidate.sam_read1  # noqa: B018 (raises AttributeError when absent)
-            except (OSError, AttributeError):
-                continue
-            lib = candidate
-            break
+    for path, need_libdeflate in candidates:
+        if not path:
+            continue
+        try:
+            candidate = ctypes.CDLL(path)
+            candidate.sam_read1  # noqa: B018 (raises AttributeError when absent)
+        except (OSError, AttributeError):
+            continue
+        if path == system and _version(candidate) < (1, 10):
+            continue
+        if need_libdeflate and not _has_libdeflate(candidate):
+            continue
+        lib = candidate
+        lib.genomelearn_path = path
+        break
     if lib is None:
         raise OSError("no htslib exporting sam_read1 found (pysam.libchtslib, libhts)")
     lib.hts_open.restype = ctypes.c_void_p
@@ -70,6 +109,20 @@ def _library() -> ctypes.CDLL:
     lib.bam_destroy1.restype = None
     lib.bam_destroy1.argtypes = [ctypes.c_void_p]
     return lib
+
+
+def library_info() -> dict:
+    """Which htslib the reader uses: ``{"path", "version", "libdeflate"}``.
+
+    Raises:
+        OSError: none can be loaded.
+    """
+    lib = _library()
+    return {
+        "path": lib.genomelearn_path,
+        "version": ".".join(map(str, _version(lib))),
+        "libdeflate": _has_libdeflate(lib),
+    }
 
 
 def available() -> bool:
@@ -370,6 +423,8 @@ class HtslibReader:
         where: the "sample …, file …" prefix of error messages.
         batch_size: records per batch.
         want_md: also read the MD tags.
+        prefer_libdeflate: use the system's htslib when it is built with libdeflate (see
+            :func:`_library`; False: pysam's own htslib first).
 
     Raises:
         InputError: the file cannot be opened or its header read (on construction); a record
@@ -377,12 +432,19 @@ class HtslibReader:
             :meth:`batches`).
     """
 
-    def __init__(self, path, where: str, batch_size: int = 5000, want_md: bool = False):
+    def __init__(
+        self,
+        path,
+        where: str,
+        batch_size: int = 5000,
+        want_md: bool = False,
+        prefer_libdeflate: bool = True,
+    ):
         self.path = Path(path)
         self.where = where
         self.batch_size = int(batch_size)
         self.want_md = bool(want_md)
-        self._lib = _library()
+        self._lib = _library(prefer_libdeflate)
         self._fp = self._lib.hts_open(str(self.path).encode(), b"r")
         if not self._fp:
             raise InputError(f"{where}: htslib cannot open the BAM")
