@@ -479,3 +479,29 @@ def test_wilson_interval_equals_scipy():
         ci = binomtest(int(c), int(n)).proportion_ci(0.95, method="wilson")
         assert lo == pytest.approx(ci.low, abs=1e-12) and hi == pytest.approx(ci.high, abs=1e-12)
     assert low[1] > 0.4  # 3 of 3: the interval is wide, no frequency-1.0 certainty
+
+
+def test_table_codec_changes_the_file_not_the_table(tmp_path):
+    import pyarrow.parquet as pq
+
+    ref = random_reference(3000, seed=12)
+    fasta = write_fasta(tmp_path / "ref.fa", {"chrT": ref})
+    bam = write_bam(
+        tmp_path / "sim.bam", {"chrT": len(ref)}, simulate_reads(ref, "chrT", 300, seed=5)
+    )
+    tables = {}
+    for codec in ("lz4", "zstd", "none"):
+        out = tmp_path / f"{codec}.parquet"
+        extract_to_parquet(
+            bam, "s", out, fasta, settings=ExtractionSettings(**KW, table_compression=codec)
+        )
+        meta = pq.ParquetFile(out).metadata
+        assert (
+            meta.row_group(0).column(13).compression
+            == {"lz4": "LZ4", "zstd": "ZSTD", "none": "UNCOMPRESSED"}[codec]
+        )
+        tables[codec] = pq.read_table(out)
+    assert tables["lz4"].equals(tables["zstd"]) and tables["lz4"].equals(tables["none"])
+    assert ExtractionSettings().table_compression == "lz4"
+    with pytest.raises(ValueError, match="table_compression must be one of"):
+        ExtractionSettings(table_compression="gzip2")

@@ -105,6 +105,9 @@ record: 0-based index of the record in the BAM stream (all records counted), the
 """
 
 
+TABLE_CODECS = ("lz4", "zstd", "snappy", "none")
+
+
 @dataclass(frozen=True)
 class ExtractionSettings:
     """Read filter and batching.
@@ -130,6 +133,11 @@ class ExtractionSettings:
             (:mod:`genomelearn.adna.htslib_reader`; pysam's loop where no htslib with
             ``sam_read1`` can be loaded); ``"pysam"``: pysam's per-record loop, the reference the
             htslib reader is tested against (same tables and counts, slower).
+        table_compression: parquet codec of the per-read table: ``"lz4"`` (default; the fastest
+            to write: writing is the largest cost of the extraction on real BAMs after reading
+            them), ``"zstd"`` (level 1; about 0.6x lz4's file size for about 1.5x its writing
+            CPU on the real mtDNA BAMs, ``benchmarks/bench_ancient_dna.py``), ``"snappy"`` or
+            ``"none"``. Same table content with any codec.
     """
 
     min_mapq: int = 25
@@ -141,8 +149,14 @@ class ExtractionSettings:
     filters: str = "config"
     mapdamage_length: int = 70
     reader: str = "htslib"
+    table_compression: str = "lz4"
 
     def __post_init__(self):
+        if self.table_compression not in TABLE_CODECS:
+            raise ValueError(
+                f"table_compression must be one of {', '.join(TABLE_CODECS)}, "
+                f"got {self.table_compression!r}"
+            )
         if self.bad_md not in ("error", "skip"):
             raise ValueError(f"bad_md must be 'error' or 'skip', got {self.bad_md!r}")
         if self.damage_positions < 1 or self.batch_size < 1 or self.mapdamage_length < 1:
@@ -790,13 +804,13 @@ def extract_to_parquet(
     extractor = Extractor(bam_path, sample, reference, index, settings, require_index)
     try:
         # dictionary encoding only where values repeat (per-read strings would fall back anyway);
-        # zstd level 1 and no min/max statistics on the per-base string columns (nothing filters
-        # on them): the writer costs less than a third of zstd's default with statistics
+        # no min/max statistics on the per-base string columns (nothing filters on them)
+        codec = extractor.settings.table_compression
         with pq.ParquetWriter(
             tmp,
             READ_TABLE_SCHEMA,
-            compression="zstd",
-            compression_level=1,
+            compression=codec,
+            compression_level=1 if codec == "zstd" else None,
             use_dictionary=["sample", "contig", "strand", "length_source"],
             write_statistics=[
                 "record",
