@@ -802,6 +802,10 @@ def extract_to_parquet(
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(f".{out_path.name}.part")
     extractor = Extractor(bam_path, sample, reference, index, settings, require_index)
+    # the cyclic garbage collector is paused for the whole pass (batches, Arrow tables and the
+    # writer allocate no reference cycles; a collection would rescan every object of the process)
+    gc_was_on = gc.isenabled()
+    gc.disable()
     try:
         # dictionary encoding only where values repeat (per-read strings would fall back anyway);
         # no min/max statistics on the per-base string columns (nothing filters on them)
@@ -840,6 +844,8 @@ def extract_to_parquet(
                 writer.write_table(pa.Table.from_batches(pending, schema=READ_TABLE_SCHEMA))
         os.replace(tmp, out_path)
     finally:
+        if gc_was_on:
+            gc.enable()
         if tmp.exists():
             tmp.unlink()
     return extractor.result
