@@ -134,9 +134,9 @@ class ExtractionSettings:
             ``sam_read1`` can be loaded); ``"pysam"``: pysam's per-record loop, the reference the
             htslib reader is tested against (same tables and counts, slower).
         table_compression: parquet codec of the per-read table: ``"lz4"`` (default; the fastest
-            to write: writing is the largest cost of the extraction on real BAMs after reading
-            them), ``"zstd"`` (level 1; about 0.6x lz4's file size for about 1.5x its writing
-            CPU on the real mtDNA BAMs, ``benchmarks/bench_ancient_dna.py``), ``"snappy"`` or
+            to write: writing the table is the largest single cost of the extraction on real
+            BAMs), ``"zstd"`` (level 1; smaller files for more CPU, both measured side by side by
+            ``benchmarks/bench_ancient_dna.py``, see ``docs/ancient_dna.md``), ``"snappy"`` or
             ``"none"``. Same table content with any codec.
     """
 
