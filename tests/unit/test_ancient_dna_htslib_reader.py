@@ -181,14 +181,15 @@ def test_extraction_tables_and_counts_equal_through_both_readers(tmp_path):
             np.testing.assert_array_equal(r1.length_counts[source], r2.length_counts[source])
 
 
-def test_truncated_bam_names_the_record_and_the_file(tmp_path):
+@pytest.mark.parametrize("prefer_libdeflate", [True, False])
+def test_truncated_bam_names_the_record_and_the_file(tmp_path, prefer_libdeflate):
     ref = random_reference(5000, seed=2)
     reads = simulate_reads(ref, "chrS", 3000, seed=2)
     bam = write_bam(tmp_path / "s.bam", {"chrS": 5000}, reads, index=False)
     data = bam.read_bytes()
     bam.write_bytes(data[: len(data) // 2])  # cut inside a BGZF block, past the header
     with pytest.raises(InputError, match=r"file .*s\.bam: record \d+ cannot be read .*truncated"):
-        list(HtslibReader(bam, f"file {bam}").batches())
+        list(HtslibReader(bam, f"file {bam}", prefer_libdeflate=prefer_libdeflate).batches())
 
 
 def test_reader_validates_its_settings_and_opens_only_bams(tmp_path):
