@@ -99,8 +99,19 @@ NO_BYTES = np.frombuffer(b"", dtype=np.uint8)  # read-only, as every byte buffer
 
 # One-block reads (one M/=/X operation between optional soft clips: nearly every read) take these
 # small functions over slices of one read: with indices that start at 0 and few live values, the
-# compiler keeps the loops in registers without index wrap-around checks (about twice as fast as
-# the same loops inline in process_reads, which has too many live arrays).
+# compiler keeps the loops in registers without index wrap-around checks, which it does not inside
+# process_reads with its many live arrays (kernel CPU before and after: docs/ancient_dna.md).
+
+
+@_jit(nogil=True, inline="always")
+def _put_base(b, sb, rb, out_seq, out_ref, pair):
+    """Molecule base b (read byte sb, reference byte rb): write both bytes and the pair code;
+    returns (its base count, 1 if a counted mismatch else 0)."""
+    out_seq[b] = sb
+    out_ref[b] = rb
+    pc = _PAIR_CODE[(np.int64(rb) << 8) | sb]
+    pair[b] = pc
+    return _BASE_COUNT[sb], _MISMATCH[pc]
 
 
 @_jit(nogil=True)
@@ -109,14 +120,9 @@ def _aligned_forward(seq, ref, out_seq, out_ref, pair, base_counts):
     bytes, write each base's pair code; returns (base_counts + the read's, mismatches)."""
     mism = 0
     for b in range(seq.shape[0]):
-        sb = seq[b]
-        rb = ref[b]
-        out_seq[b] = sb
-        out_ref[b] = rb
-        base_counts += _BASE_COUNT[sb]
-        pc = _PAIR_CODE[(np.int64(rb) << 8) | sb]
-        pair[b] = pc
-        mism += _MISMATCH[pc]
+        count, mismatch = _put_base(b, seq[b], ref[b], out_seq, out_ref, pair)
+        base_counts += count
+        mism += mismatch
     return base_counts, mism
 
 
@@ -129,12 +135,9 @@ def _aligned_reverse(seq, ref, out_seq, out_ref, pair, complement, base_counts):
     for b in range(n):
         sb = complement[seq[n - 1 - b]]
         rb = complement[ref[n - 1 - b]]
-        out_seq[b] = sb
-        out_ref[b] = rb
-        base_counts += _BASE_COUNT[sb]
-        pc = _PAIR_CODE[(np.int64(rb) << 8) | sb]
-        pair[b] = pc
-        mism += _MISMATCH[pc]
+        count, mismatch = _put_base(b, sb, rb, out_seq, out_ref, pair)
+        base_counts += count
+        mism += mismatch
     return base_counts, mism
 
 

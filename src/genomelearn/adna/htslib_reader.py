@@ -55,8 +55,14 @@ def _has_libdeflate(lib: ctypes.CDLL) -> bool:
         return False
 
 
-@functools.lru_cache(maxsize=2)
 def _library(prefer_libdeflate: bool = True) -> ctypes.CDLL:
+    """:func:`_load_library`, loaded once per choice (``_library()`` and ``_library(True)`` are the
+    same library)."""
+    return _load_library(bool(prefer_libdeflate))
+
+
+@functools.lru_cache(maxsize=2)
+def _load_library(prefer_libdeflate: bool) -> ctypes.CDLL:
     """An htslib with the signatures used here.
 
     Candidates, in order: the system's ``libhts`` when it is version 1.10 or later (the ``bam1_t``
@@ -202,12 +208,6 @@ MORE, END, FULL, BAD_AUX = 0, 1, 2, 3
 # per-field copies over slices of one record (indices from 0, few live values: the compiler keeps
 # these loops in registers, which it does not inside read_batch's many live buffers)
 @njit(cache=True, nogil=True)
-def _copy(src, dst):
-    for i in range(dst.shape[0]):
-        dst[i] = src[i]
-
-
-@njit(cache=True, nogil=True)
 def _decode_seq(packed, dst, letters):
     """SEQ from its 4-bit codes, two bases per byte, high nibble first (``bam_seqi``)."""
     n = dst.shape[0]
@@ -308,7 +308,7 @@ def read_batch(
         flag[n] = _u16(core, 16)
         tlen[n] = _i64(core, 40)
         o = name_off[n]
-        _copy(data[:name_len], name_buf[o : o + name_len])
+        name_buf[o : o + name_len] = data[:name_len]
         name_off[n + 1] = o + name_len
         o = cig_off[n]
         for c in range(n_cigar):
@@ -424,7 +424,7 @@ class HtslibReader:
         batch_size: records per batch.
         want_md: also read the MD tags.
         prefer_libdeflate: use the system's htslib when it is built with libdeflate (see
-            :func:`_library`; False: pysam's own htslib first).
+            :func:`_load_library`; False: pysam's own htslib first).
 
     Raises:
         InputError: the file cannot be opened or its header read (on construction); a record
